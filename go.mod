@@ -1,0 +1,3 @@
+module github.com/postwire/postwire
+
+go 1.26

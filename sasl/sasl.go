@@ -1,0 +1,63 @@
+// Package sasl implements SASL (RFC 4422) mechanisms for both sides of an
+// authentication exchange: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1,
+// SCRAM-SHA-256, OAUTHBEARER, XOAUTH2, EXTERNAL and ANONYMOUS.
+//
+// The Client and Server interfaces have the shape of go-sasl's, so that
+// code written for it moves over with a change of import path.
+package sasl
+
+import "errors"
+
+// Mechanism names (RFC 4422 section 3.1), as advertised by SMTP AUTH.
+const (
+	Plain       = "PLAIN"
+	Login       = "LOGIN"
+	CramMD5     = "CRAM-MD5"
+	ScramSHA1   = "SCRAM-SHA-1"
+	ScramSHA256 = "SCRAM-SHA-256"
+	OAuthBearer = "OAUTHBEARER"
+	XOAuth2     = "XOAUTH2"
+	External    = "EXTERNAL"
+	Anonymous   = "ANONYMOUS"
+)
+
+// Client is the client side of one mechanism.
+type Client interface {
+	// Start begins the exchange: the mechanism name and the initial
+	// response. A nil ir means none; an empty non-nil ir is sent as "=".
+	Start() (mech string, ir []byte, err error)
+	// Next answers a server challenge.
+	Next(challenge []byte) (response []byte, err error)
+}
+
+// Server is the server side of one mechanism for one exchange.
+type Server interface {
+	// Next takes the client's response (nil when the client sent no
+	// initial response) and returns the next challenge, or done when
+	// the exchange is complete and successful.
+	Next(response []byte) (challenge []byte, done bool, err error)
+}
+
+// Identity is who authenticated (RFC 4422 section 2): the authentication
+// identity whose credentials were checked and the authorization identity
+// the client asked to act as ("" when it asked for none).
+type Identity struct {
+	Authorization  string
+	Authentication string
+}
+
+// IdentityServer is a Server that tells, after success, who authenticated.
+// Every Server of this package implements it.
+type IdentityServer interface {
+	Server
+	Identity() Identity
+}
+
+// Errors a Server returns, for the SMTP layer to map to replies (RFC 4954
+// section 6): ErrInvalidCredentials to 535 5.7.8, ErrMalformed to 501
+// 5.5.2. Mechanism errors wrap them, so test with errors.Is.
+var (
+	ErrInvalidCredentials = errors.New("sasl: invalid credentials")
+	ErrMalformed          = errors.New("sasl: malformed exchange")
+	ErrCancelled          = errors.New("sasl: exchange cancelled")
+)
