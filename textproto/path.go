@@ -1,5 +1,7 @@
 package textproto
 
+import "strings"
+
 // Path is a reverse-path or forward-path of RFC 5321 section 4.1.2 with any
 // source route dropped (appendix C). The null path "<>" has Null set and
 // empty Local and Domain.
@@ -12,7 +14,53 @@ type Path struct {
 // String returns the path as a mailbox, local@domain, quoting the local
 // part when it needs it; "" for the null path, "Postmaster" for a bare
 // postmaster recipient.
-func (p Path) String() string { return "" } // TODO(foundation)
+//
+// The local part is written as a Dot-string when it is one (non-ASCII
+// octets count as atext, as RFC 6531 section 3.3 allows) and as a
+// Quoted-string otherwise, with "\" before each DQUOTE and backslash.
+func (p Path) String() string {
+	if p.Null {
+		return ""
+	}
+	if p.Domain == "" {
+		return p.Local
+	}
+	if isDotString(p.Local) {
+		return p.Local + "@" + p.Domain
+	}
+	var b strings.Builder
+	b.Grow(len(p.Local) + len(p.Domain) + 4)
+	b.WriteByte('"')
+	for i := 0; i < len(p.Local); i++ {
+		if c := p.Local[i]; c == '"' || c == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(p.Local[i])
+	}
+	b.WriteString(`"@`)
+	b.WriteString(p.Domain)
+	return b.String()
+}
+
+// isDotString reports whether s is Atom *("." Atom), counting octets above
+// 0x7F as atext.
+func isDotString(s string) bool {
+	atom := 0
+	for i := 0; i <= len(s); i++ {
+		switch {
+		case i == len(s) || s[i] == '.':
+			if atom == 0 {
+				return false
+			}
+			atom = 0
+		case s[i] >= 0x80 || isAtext(s[i]):
+			atom++
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // ParseOptions are the choices the grammar leaves to the server.
 type ParseOptions struct {
@@ -34,19 +82,213 @@ const (
 
 // ParseMail parses the arguments of MAIL ("FROM:<path> params", as found in
 // Command.Args). Errors are *ParseError.
+//
+// "FROM:" is matched without regard to case. The path is "<>" (the null
+// reverse-path) or "<" [ A-d-l ":" ] Mailbox ">"; a source route (A-d-l) is
+// checked and dropped (RFC 5321 section 4.1.2 and appendix C). Errors: 501
+// 5.5.4 when the arguments are not shaped like FROM:<...> params (including
+// a space after the colon or missing angle brackets unless opt.Lenient),
+// 553 5.1.3 when the address inside the brackets is malformed or breaks a
+// limit of section 4.5.3.1 (local part 64, domain 255, path 256 octets
+// counting its angle brackets and source route), and 501 5.5.4 for a
+// malformed or repeated parameter. Unknown parameter keywords are not an
+// error here: the server checks them against the extensions it offers and
+// answers ErrUnknownParameter.
+//
+// The path and parameters are substrings of one copy of args: parsing
+// "FROM:<a@b.example> SIZE=1000" makes two allocations, that copy and the
+// Params slice.
 func ParseMail(args []byte, opt ParseOptions) (Path, Params, error) {
-	return Path{}, nil, nil // TODO(foundation)
+	return parseEnvelope(args, "FROM:", false, opt)
 }
 
 // ParseRcpt parses the arguments of RCPT ("TO:<path> params"). "<>" is an
 // error; "<Postmaster>" (any case) is accepted with Local "Postmaster" and an
 // empty Domain. Errors are *ParseError.
+//
+// The grammar, errors and limits are those of ParseMail. "RCPT TO:<>" is
+// 553 5.1.3, like any other address that is not a mailbox: the null path is
+// a reverse-path only (RFC 5321 section 4.1.1.3).
 func ParseRcpt(args []byte, opt ParseOptions) (Path, Params, error) {
-	return Path{}, nil, nil // TODO(foundation)
+	return parseEnvelope(args, "TO:", true, opt)
 }
 
 // ParseMailbox parses a bare mailbox, local@domain, without angle brackets:
 // for VRFY arguments and for a client checking the addresses it was given.
+// Errors are 553 5.1.3 *ParseError; the mailbox may be at most MaxPath-2
+// octets, so that it fits a path.
 func ParseMailbox(s string, opt ParseOptions) (Path, error) {
-	return Path{}, nil // TODO(foundation)
+	if i := indexControl(s); i >= 0 {
+		return Path{}, errAddress("control character in address")
+	}
+	p := mailboxParser{s: s, opt: opt}
+	local, domain, end, err := p.mailbox(0)
+	if err != nil {
+		return Path{}, err
+	}
+	if end != len(s) {
+		return Path{}, errAddress("bad address syntax")
+	}
+	if len(s) > MaxPath-2 {
+		return Path{}, errAddress("address too long")
+	}
+	return Path{Local: local, Domain: domain}, nil
+}
+
+func parseEnvelope(args []byte, prefix string, rcpt bool, opt ParseOptions) (Path, Params, error) {
+	if len(args) < len(prefix) || !hasPrefixFold(args, prefix) {
+		if rcpt {
+			return Path{}, nil, errArgs("syntax: RCPT TO:<address>")
+		}
+		return Path{}, nil, errArgs("syntax: MAIL FROM:<address>")
+	}
+	for _, c := range args {
+		if isControl(c) {
+			return Path{}, nil, errArgs("control character in arguments")
+		}
+	}
+	s := string(args)
+	i := len(prefix)
+	if i < len(s) && s[i] == ' ' {
+		if !opt.Lenient {
+			return Path{}, nil, errArgs("syntax: no space allowed after the colon")
+		}
+		for i < len(s) && s[i] == ' ' {
+			i++
+		}
+	}
+	var path Path
+	var err *ParseError
+	if i < len(s) && s[i] == '<' {
+		path, i, err = parseBracketed(s, i, rcpt, opt)
+	} else if opt.Lenient && i < len(s) {
+		path, i, err = parseBare(s, i, rcpt, opt)
+	} else {
+		err = errArgs("syntax: address must be in angle brackets")
+	}
+	if err != nil {
+		return Path{}, nil, err
+	}
+	if i == len(s) {
+		return path, nil, nil
+	}
+	if s[i] != ' ' {
+		return Path{}, nil, errArgs("syntax: unexpected text after address")
+	}
+	params, err := parseParams(s, i, opt)
+	if err != nil {
+		return Path{}, nil, err
+	}
+	return path, params, nil
+}
+
+// parseBracketed parses "<" [ A-d-l ":" ] Mailbox ">", "<>", or for a
+// recipient "<Postmaster>", starting at the "<".
+func parseBracketed(s string, start int, rcpt bool, opt ParseOptions) (Path, int, *ParseError) {
+	i := start + 1
+	var path Path
+	switch {
+	case i < len(s) && s[i] == '>':
+		if rcpt {
+			return Path{}, 0, errAddress("null path is not a recipient")
+		}
+		return Path{Null: true}, i + 1, nil
+	case rcpt && len(s)-i >= 11 && strings.EqualFold(s[i:i+11], "postmaster>"):
+		return Path{Local: "Postmaster"}, i + 11, nil
+	}
+	p := mailboxParser{s: s, opt: opt}
+	if i < len(s) && s[i] == '@' {
+		var err *ParseError
+		if i, err = p.sourceRoute(i); err != nil {
+			return Path{}, 0, err
+		}
+	}
+	local, domain, i, err := p.mailbox(i)
+	if err != nil {
+		return Path{}, 0, err
+	}
+	if i >= len(s) {
+		return Path{}, 0, errArgs("syntax: missing > after address")
+	}
+	if s[i] != '>' {
+		return Path{}, 0, errAddress("bad address syntax")
+	}
+	i++
+	if i-start > MaxPath {
+		return Path{}, 0, errAddress("path too long")
+	}
+	path.Local, path.Domain = local, domain
+	return path, i, nil
+}
+
+// sourceRoute checks and skips A-d-l ":", A-d-l = At-domain *( ","
+// At-domain ), At-domain = "@" Domain (RFC 5321 section 4.1.2). Appendix C
+// says to accept it and ignore it.
+func (p *mailboxParser) sourceRoute(i int) (int, *ParseError) {
+	for {
+		if i >= len(p.s) || p.s[i] != '@' {
+			return 0, errAddress("bad source route")
+		}
+		var err *ParseError
+		if _, i, err = p.domain(i + 1); err != nil {
+			return 0, err
+		}
+		if i < len(p.s) && p.s[i] == ':' {
+			return i + 1, nil
+		}
+		if i >= len(p.s) || p.s[i] != ',' {
+			return 0, errAddress("bad source route")
+		}
+		i++
+	}
+}
+
+// parseBare parses a mailbox (or Postmaster) without angle brackets, as the
+// lenient mode allows; it ends at SP or at the end of the arguments.
+func parseBare(s string, i int, rcpt bool, opt ParseOptions) (Path, int, *ParseError) {
+	end := strings.IndexByte(s[i:], ' ')
+	if end < 0 {
+		end = len(s)
+	} else {
+		end += i
+	}
+	if rcpt && strings.EqualFold(s[i:end], "postmaster") {
+		return Path{Local: "Postmaster"}, end, nil
+	}
+	p := mailboxParser{s: s[:end], opt: opt}
+	local, domain, j, err := p.mailbox(i)
+	if err != nil {
+		return Path{}, 0, err
+	}
+	if j != end {
+		return Path{}, 0, errAddress("bad address syntax")
+	}
+	if end-i+2 > MaxPath {
+		return Path{}, 0, errAddress("path too long")
+	}
+	return Path{Local: local, Domain: domain}, end, nil
+}
+
+// hasPrefixFold reports whether b starts with the upper-case ASCII prefix,
+// in any case.
+func hasPrefixFold(b []byte, prefix string) bool {
+	for i := 0; i < len(prefix); i++ {
+		c := b[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func indexControl(s string) int {
+	for i := 0; i < len(s); i++ {
+		if isControl(s[i]) {
+			return i
+		}
+	}
+	return -1
 }
