@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs the real SMTP peers that internal/compat's interoperability tests
+# drive (see /work/shared/PEERS.md): Postfix (smtpd, smtp/lmtp clients,
+# smtp-source, smtp-sink), Cyrus SASL tools, swaks, msmtp, HAProxy, aiosmtpd
+# and openssl, from Debian's packages.
+#
+# Idempotent and non-interactive: when everything is present it only prints
+# the versions. Postfix is preseeded with "No configuration", so no system
+# Postfix is configured or started; the tests run private instances.
+set -euo pipefail
+
+# package -> a file it installs, to tell whether it is there.
+declare -A probe=(
+  [postfix]=/usr/sbin/postfix
+  [sasl2-bin]=/usr/sbin/saslpasswd2
+  [swaks]=/usr/bin/swaks
+  [msmtp]=/usr/bin/msmtp
+  [haproxy]=/usr/sbin/haproxy
+  [python3-aiosmtpd]=/usr/lib/python3/dist-packages/aiosmtpd/__init__.py
+  [openssl]=/usr/bin/openssl
+)
+
+missing=()
+for pkg in postfix sasl2-bin swaks msmtp haproxy python3-aiosmtpd openssl; do
+  [ -e "${probe[$pkg]}" ] || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null; then
+    echo "install-peers: no apt-get here; missing ${missing[*]} (their tests will skip)" >&2
+    exit 0
+  fi
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo -n"; fi
+  echo "install-peers: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q </dev/null
+  echo 'postfix postfix/main_mailer_type select No configuration' | $sudo debconf-set-selections
+  $sudo apt-get install -y -q "${missing[@]}" </dev/null
+fi
+
+# first line of a command's output (read whole, so no SIGPIPE under pipefail)
+first() { local out; out=$("$@" 2>&1) || true; printf '%s' "${out%%$'\n'*}"; }
+ver() { printf '%-18s %s\n' "$1" "${2:-?}"; }
+ver postfix "$(postconf -d -h mail_version 2>/dev/null || echo '?')"
+ver swaks "$(first swaks --version)"
+ver msmtp "$(first msmtp --version)"
+ver haproxy "$(first haproxy -v)"
+ver aiosmtpd "$(/usr/bin/python3 -c 'import aiosmtpd; print(aiosmtpd.__version__)' 2>/dev/null || echo '?')"
+ver python3 "$(/usr/bin/python3 --version 2>&1)"
+ver openssl "$(openssl version 2>/dev/null || echo '?')"
+ver saslpasswd2 "$(dpkg-query -W -f='${Version}' sasl2-bin 2>/dev/null || echo '?')"
