@@ -1,0 +1,188 @@
+package sasl
+
+import (
+	"crypto/hmac"
+	"encoding/base64"
+	"hash"
+	"strings"
+)
+
+type scramServer struct {
+	outcome
+	h      func() hash.Hash
+	lookup func(username string) (ScramCredentials, error)
+
+	nonce           string // the server's part of the nonce; fixed by tests, else random
+	step            int    // 0 client-first awaited, 1 client-final awaited, 2 final empty response awaited
+	asked           bool
+	gs2Header       string
+	clientFirstBare string
+	serverFirst     string
+	combinedNonce   string
+	creds           ScramCredentials
+	id              Identity
+}
+
+// NewScramSHA1Server returns a SCRAM-SHA-1 server (RFC 5802) that verifies
+// the client against stored keys. lookup returns the ScramCredentials of a
+// user name (prepared with PrepareUsername: see there), or an error
+// wrapping ErrInvalidCredentials for an unknown user; other errors are
+// returned as they are. The proof is verified in constant time. After the
+// proof it sends "v=ServerSignature" as a challenge and is done on the
+// client's empty response. Identity reports the user name and the
+// authzid.
+func NewScramSHA1Server(lookup func(username string) (ScramCredentials, error)) Server {
+	return newScramServer(ScramSHA1, lookup)
+}
+
+// NewScramSHA256Server returns a SCRAM-SHA-256 server (RFC 7677), as
+// NewScramSHA1Server does for SHA-1.
+func NewScramSHA256Server(lookup func(username string) (ScramCredentials, error)) Server {
+	return newScramServer(ScramSHA256, lookup)
+}
+
+func newScramServer(mech string, lookup func(string) (ScramCredentials, error)) *scramServer {
+	return &scramServer{outcome: outcome{mech: mech}, h: scramHash(mech), lookup: lookup}
+}
+
+func (s *scramServer) Next(response []byte) ([]byte, bool, error) {
+	if err := s.finished(); err != nil {
+		return nil, false, err
+	}
+	switch s.step {
+	case 0:
+		if response == nil && !s.asked {
+			s.asked = true
+			return []byte{}, false, nil
+		}
+		challenge, err := s.serverFirstMessage(string(response))
+		if err != nil {
+			return s.fail(err)
+		}
+		s.step = 1
+		return challenge, false, nil
+	case 1:
+		challenge, err := s.serverFinalMessage(string(response))
+		if err != nil {
+			return s.fail(err)
+		}
+		s.step = 2
+		return challenge, false, nil
+	}
+	if len(response) != 0 {
+		return s.fail(malformed(s.mech, "non-empty response after the server signature"))
+	}
+	return s.succeed(s.id)
+}
+
+// serverFirstMessage parses client-first-message = gs2-header
+// client-first-message-bare (RFC 5802 section 7), looks the user up and
+// answers with the salt, the iteration count and the combined nonce.
+func (s *scramServer) serverFirstMessage(msg string) ([]byte, error) {
+	// gs2-header = gs2-cbind-flag "," [ authzid ] ","
+	var rest string
+	switch {
+	case strings.HasPrefix(msg, "n,"), strings.HasPrefix(msg, "y,"):
+		rest = msg[2:]
+	case strings.HasPrefix(msg, "p="):
+		return nil, malformed(s.mech, "channel binding is not supported")
+	default:
+		return nil, malformed(s.mech, "bad gs2 header")
+	}
+	if strings.HasPrefix(rest, "a=") {
+		end := strings.IndexByte(rest, ',')
+		if end < 0 {
+			return nil, malformed(s.mech, "bad gs2 header")
+		}
+		authzid, ok := decodeSaslname(rest[2:end])
+		if !ok {
+			return nil, malformed(s.mech, "bad authorization identity")
+		}
+		s.id.Authorization = authzid
+		rest = rest[end:]
+	}
+	if !strings.HasPrefix(rest, ",") {
+		return nil, malformed(s.mech, "bad gs2 header")
+	}
+	bare := rest[1:]
+	s.gs2Header = msg[:len(msg)-len(bare)]
+	s.clientFirstBare = bare
+
+	// client-first-message-bare = [reserved-mext ","] username "," nonce ["," extensions]
+	if strings.HasPrefix(bare, "m=") {
+		return nil, malformed(s.mech, "mandatory extension not supported")
+	}
+	name, rest, ok := nextAttr(bare, 'n')
+	if !ok {
+		return nil, malformed(s.mech, "user name missing")
+	}
+	username, ok := decodeSaslname(name)
+	if !ok {
+		return nil, malformed(s.mech, "bad user name")
+	}
+	cnonce, rest, ok := nextAttr(rest, 'r')
+	if !ok || !validScramNonce(cnonce) {
+		return nil, malformed(s.mech, "client nonce missing or not printable")
+	}
+	if rest != "" && !validExtensions(rest) || rest == "" && strings.HasSuffix(bare, ",") {
+		return nil, malformed(s.mech, "bad extension in client-first-message")
+	}
+	username, err := PrepareUsername(username)
+	if err != nil {
+		return nil, err
+	}
+	s.id.Authentication = username
+
+	creds, err := s.lookup(username)
+	if err != nil {
+		return nil, err
+	}
+	size := s.h().Size()
+	if creds.Iterations < 1 || len(creds.Salt) == 0 || len(creds.StoredKey) != size || len(creds.ServerKey) != size {
+		return nil, &mechError{mech: s.mech, reason: "stored credentials are not usable for this mechanism"}
+	}
+	s.creds = creds
+	if s.nonce == "" {
+		s.nonce = newScramNonce()
+	}
+	s.combinedNonce = cnonce + s.nonce
+	s.serverFirst = "r=" + s.combinedNonce + ",s=" + base64.StdEncoding.EncodeToString(creds.Salt) +
+		",i=" + itoa(creds.Iterations)
+	return []byte(s.serverFirst), nil
+}
+
+// serverFinalMessage parses client-final-message = channel-binding ","
+// nonce ["," extensions] "," proof (RFC 5802 section 7), verifies the proof
+// and answers with the server signature.
+func (s *scramServer) serverFinalMessage(msg string) ([]byte, error) {
+	cb, rest, ok := nextAttr(msg, 'c')
+	if !ok || cb != base64.StdEncoding.EncodeToString([]byte(s.gs2Header)) {
+		return nil, malformed(s.mech, "channel binding data does not match the gs2 header")
+	}
+	nonce, rest, ok := nextAttr(rest, 'r')
+	if !ok || nonce != s.combinedNonce {
+		return nil, malformed(s.mech, "nonce does not match")
+	}
+	// rest is [extensions ","] proof; the proof is the last attribute.
+	start := len(msg) - len(rest) // where rest begins in msg
+	cut := strings.LastIndex(msg, ",p=")
+	if cut < start-1 {
+		return nil, malformed(s.mech, "proof missing")
+	}
+	if cut >= start && !validExtensions(msg[start:cut]) {
+		return nil, malformed(s.mech, "bad extension in client-final-message")
+	}
+	proof, err := base64.StdEncoding.Strict().DecodeString(msg[cut+3:])
+	if err != nil || len(proof) != len(s.creds.StoredKey) {
+		return nil, malformed(s.mech, "proof is not base64 of the hash size")
+	}
+	withoutProof := msg[:cut]
+	authMessage := s.clientFirstBare + "," + s.serverFirst + "," + withoutProof
+	clientSignature := scramHMAC(s.h, s.creds.StoredKey, authMessage)
+	clientKey := xorBytes(proof, clientSignature)
+	if !hmac.Equal(hashOf(s.h, clientKey), s.creds.StoredKey) {
+		return nil, invalid(s.mech, "client proof does not match")
+	}
+	signature := scramHMAC(s.h, s.creds.ServerKey, authMessage)
+	return []byte("v=" + base64.StdEncoding.EncodeToString(signature)), nil
+}
