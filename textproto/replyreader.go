@@ -1,6 +1,11 @@
 package textproto
 
-import "bufio"
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+)
 
 // ReplyReader reads whole replies from a server (RFC 5321 section 4.2.1).
 type ReplyReader struct {
@@ -10,7 +15,19 @@ type ReplyReader struct {
 	MaxLines int
 
 	r *bufio.Reader
+
+	line []byte // the line being read, when it spans bufio's buffer
+	text []byte // the texts of the reply's lines, back to back
+	ends []int  // where each line's text ends in text
 }
+
+// Defaults of ReplyReader's limits. RFC 5321 section 4.5.3.1.5 limits a
+// reply line to 512 octets; the default leaves room for servers that do
+// not keep to it.
+const (
+	DefaultMaxReplyLineLength = 2048
+	DefaultMaxReplyLines      = 128
+)
 
 // NewReplyReader returns a ReplyReader reading from r.
 func NewReplyReader(r *bufio.Reader) *ReplyReader { return &ReplyReader{r: r} }
@@ -19,9 +36,154 @@ func NewReplyReader(r *bufio.Reader) *ReplyReader { return &ReplyReader{r: r} }
 // "-" after the code on all lines but the last; the enhanced code, when the
 // first line has one, is parsed (RFC 2034) and removed from each line's
 // text. A malformed reply is a *ProtocolError.
+//
+// The code must be three digits from 200 to 599: 1xx and 6xx mean nothing
+// in SMTP. After the code comes "-" (more lines follow), SP, or the end of
+// the line (a last line with no text). The enhanced code is taken from the
+// first line when its text starts with class.subject.detail (RFC 3463
+// section 2) whose class is the code's first digit, followed by SP or the
+// end of the line (RFC 2034 section 4); it is then removed from every line
+// that starts with the same code. A line ends at CRLF; a bare LF is
+// accepted as a line end too, because servers in the wild send it, and is
+// not reported. The rest of the text is returned as sent.
+//
+// The end of input before a reply starts is io.EOF; in the middle of one
+// it is io.ErrUnexpectedEOF. A line longer than MaxLineLength or a reply of
+// more than MaxLines lines is a *ProtocolError. After any error the stream
+// is out of step and the connection should be closed. Reading a reply
+// allocates its Lines slice and one string that all lines share.
 func (rr *ReplyReader) ReadReply() (Reply, error) {
-	return Reply{}, nil // TODO(foundation)
+	maxLines := rr.MaxLines
+	if maxLines <= 0 {
+		maxLines = DefaultMaxReplyLines
+	}
+	rr.text, rr.ends = rr.text[:0], rr.ends[:0]
+	var reply Reply
+	var enhBuf [16]byte
+	var enh []byte // the first line's enhanced code as sent, e.g. "2.1.0"
+	for n := 0; ; n++ {
+		line, err := rr.readLine()
+		if err != nil {
+			if err == io.EOF && (n > 0 || len(line) > 0) {
+				err = io.ErrUnexpectedEOF
+			}
+			return Reply{}, err
+		}
+		if n == maxLines {
+			return Reply{}, protocolError("too many lines in reply", line)
+		}
+		if len(line) < 3 || line[0] < '2' || line[0] > '5' || !isDigit(line[1]) || !isDigit(line[2]) {
+			return Reply{}, protocolError("bad reply code", line)
+		}
+		code := int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')
+		if n == 0 {
+			reply.Code = code
+		} else if code != reply.Code {
+			return Reply{}, protocolError("reply code changed within a reply", line)
+		}
+		more := false
+		if len(line) > 3 {
+			switch line[3] {
+			case '-':
+				more = true
+			case ' ':
+			default:
+				return Reply{}, protocolError("bad separator after reply code", line)
+			}
+			line = line[4:]
+		} else {
+			line = line[3:]
+		}
+		if n == 0 {
+			if c, size, ok := parseEnhanced(line, code/100); ok {
+				reply.Enhanced = c
+				enh = append(enhBuf[:0], line[:size]...) // line is reused by the next read
+			}
+		}
+		if enh != nil && bytes.HasPrefix(line, enh) && (len(line) == len(enh) || line[len(enh)] == ' ') {
+			line = line[min(len(enh)+1, len(line)):]
+		}
+		rr.text = append(rr.text, line...)
+		rr.ends = append(rr.ends, len(rr.text))
+		if !more {
+			break
+		}
+	}
+	all := string(rr.text)
+	reply.Lines = make([]string, len(rr.ends))
+	start := 0
+	for i, end := range rr.ends {
+		reply.Lines[i] = all[start:end]
+		start = end
+	}
+	return reply, nil
 }
+
+// readLine returns the next line without its CRLF (or bare LF). The slice
+// is valid until the next read.
+func (rr *ReplyReader) readLine() ([]byte, error) {
+	max := rr.MaxLineLength
+	if max <= 0 {
+		max = DefaultMaxReplyLineLength
+	}
+	line, err := rr.r.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		rr.line = append(rr.line[:0], line...)
+		for err == bufio.ErrBufferFull && len(rr.line) <= max {
+			line, err = rr.r.ReadSlice('\n')
+			rr.line = append(rr.line, line...)
+		}
+		line = rr.line
+	}
+	if len(line) > max {
+		return nil, protocolError("reply line too long", line)
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return line, io.EOF
+		}
+		return nil, err
+	}
+	line = line[:len(line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, nil
+}
+
+// parseEnhanced parses class "." subject "." detail at the start of text
+// (RFC 3463 section 2: subject and detail one to three digits), followed by
+// SP or the end of text, with the class equal to class. It returns the code
+// and its length.
+func parseEnhanced(text []byte, class int) (EnhancedCode, int, bool) {
+	if len(text) < 5 || int(text[0]-'0') != class || text[1] != '.' {
+		return EnhancedCode{}, 0, false
+	}
+	c := EnhancedCode{class}
+	i := 2
+	for part := 1; part <= 2; part++ {
+		start := i
+		for i < len(text) && isDigit(text[i]) && i-start < 3 {
+			c[part] = c[part]*10 + int(text[i]-'0')
+			i++
+		}
+		if i == start {
+			return EnhancedCode{}, 0, false
+		}
+		if part == 1 {
+			if i >= len(text) || text[i] != '.' {
+				return EnhancedCode{}, 0, false
+			}
+			i++
+		}
+	}
+	if i < len(text) && text[i] != ' ' {
+		return EnhancedCode{}, 0, false
+	}
+	return c, i, true
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // ProtocolError is a reply that breaks RFC 5321's grammar: the peer is not
 // speaking SMTP correctly.
@@ -31,3 +193,17 @@ type ProtocolError struct {
 }
 
 func (e *ProtocolError) Error() string { return "smtp protocol error: " + e.Msg }
+
+// protocolError keeps at most 64 octets of line, control bytes replaced by
+// '?', so that a hostile server cannot put them into a log.
+func protocolError(msg string, line []byte) *ProtocolError {
+	n := min(len(line), 64)
+	b := make([]byte, n)
+	for i := range n {
+		b[i] = line[i]
+		if isControl(b[i]) {
+			b[i] = '?'
+		}
+	}
+	return &ProtocolError{Msg: msg, Line: string(b)}
+}
