@@ -2,14 +2,15 @@
 # Installs the real SMTP peers that internal/compat's interoperability tests
 # drive (see /work/shared/PEERS.md): Postfix (smtpd, smtp/lmtp clients,
 # smtp-source, smtp-sink), Cyrus SASL tools, swaks, msmtp, HAProxy, aiosmtpd
-# and openssl, from Debian's packages.
+# and openssl, from Debian's packages, plus Net::SSLeay for swaks's TLS
+# (only a Recommends of swaks).
 #
 # Idempotent and non-interactive: when everything is present it only prints
 # the versions. Postfix is preseeded with "No configuration", so no system
 # Postfix is configured or started; the tests run private instances.
 set -euo pipefail
 
-# package -> a file it installs, to tell whether it is there.
+# package -> a file it installs (or perl:Module), to tell whether it is there.
 declare -A probe=(
   [postfix]=/usr/sbin/postfix
   [sasl2-bin]=/usr/sbin/saslpasswd2
@@ -18,11 +19,18 @@ declare -A probe=(
   [haproxy]=/usr/sbin/haproxy
   [python3-aiosmtpd]=/usr/lib/python3/dist-packages/aiosmtpd/__init__.py
   [openssl]=/usr/bin/openssl
+  [libnet-ssleay-perl]=perl:Net::SSLeay
 )
 
 missing=()
-for pkg in postfix sasl2-bin swaks msmtp haproxy python3-aiosmtpd openssl; do
-  [ -e "${probe[$pkg]}" ] || missing+=("$pkg")
+have() {
+  case ${probe[$1]} in
+    perl:*) perl -M"${probe[$1]#perl:}" -e1 2>/dev/null ;;
+    *) [ -e "${probe[$1]}" ] ;;
+  esac
+}
+for pkg in "${!probe[@]}"; do
+  have "$pkg" || missing+=("$pkg")
 done
 
 if [ ${#missing[@]} -gt 0 ]; then
