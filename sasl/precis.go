@@ -30,7 +30,7 @@ import "golang.org/x/text/secure/precis"
 // profile (RFC 8265 section 3.4).
 func PrepareUsername(name string) (string, error) {
 	s, err := precis.UsernameCasePreserved.String(name)
-	if err != nil {
+	if err != nil || s == "" { // x/text lets an empty name through; we do not
 		return "", malformed("PRECIS", "user name not allowed by UsernameCasePreserved")
 	}
 	return s, nil
@@ -41,7 +41,7 @@ func PrepareUsername(name string) (string, error) {
 // and case-folded, for comparisons that ignore case.
 func PrepareUsernameCaseMapped(name string) (string, error) {
 	s, err := precis.UsernameCaseMapped.String(name)
-	if err != nil {
+	if err != nil || s == "" { // x/text lets an empty name through; we do not
 		return "", malformed("PRECIS", "user name not allowed by UsernameCaseMapped")
 	}
 	return s, nil
