@@ -1,0 +1,444 @@
+package smtp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/postwire/postwire/extensions"
+	"github.com/postwire/postwire/textproto"
+)
+
+// Envelope is what Send needs besides the body (RFC 5321 section 2.3.1):
+// the reverse-path, the forward-paths and their parameters.
+type Envelope struct {
+	From        string // "" is the null reverse-path "<>"
+	To          []string
+	MailOptions *MailOptions
+	// RcptOptions is nil, or holds one entry (possibly nil) per To.
+	RcptOptions []*RcptOptions
+}
+
+// RecipientResult is the outcome of one recipient of Send: Err is nil when
+// the server took responsibility for delivering to Address (in LMTP mode:
+// delivered), otherwise the *Error it answered to RCPT, to the body or (in
+// LMTP mode) for that recipient's delivery.
+type RecipientResult struct {
+	Address string
+	Err     error
+}
+
+// SendResult is what Send reports on a message.
+type SendResult struct {
+	// Recipients holds one result per Envelope.To, in the same order.
+	Recipients []RecipientResult
+	// Reply is the text of the server's reply to the body (in LMTP mode
+	// the first success), often with a queue identifier.
+	Reply string
+
+	one [1]RecipientResult // storage for the common single recipient
+}
+
+// Accepted returns how many recipients the message was accepted for.
+func (r *SendResult) Accepted() int {
+	n := 0
+	for _, rr := range r.Recipients {
+		if rr.Err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Send sends one message: MAIL FROM, a RCPT TO for each recipient, then
+// the body read from body, with DATA or, when DialOptions.Chunking is set or
+// the body is BINARYMIME, with BDAT chunks (RFC 3030).
+//
+// When the server offers PIPELINING (RFC 2920) and it is not disabled,
+// MAIL, every RCPT and DATA (or the first BDAT chunk) leave in one write and
+// the replies are read afterwards; otherwise each command waits for its
+// reply. Every address and parameter is checked before anything is
+// written. When every recipient is refused no body is sent (after a
+// pipelined DATA that the server answered 354 anyway, an empty body ends
+// the command, as RFC 2920 section 3.1 asks).
+//
+// The error is nil when the message was accepted for at least one
+// recipient: check SendResult.Recipients for the others. Otherwise it is
+// the MAIL refusal, the joined refusals of the recipients, or the refusal
+// of the body, each wrapping an *Error. A connection lost on the way
+// yields an error that errors.As turns into a 451 *Error (RFC 5321 section
+// 3.8): the message was not sent and may be tried again.
+//
+// The body is streamed: memory use does not grow with its size. Unless
+// the body is BINARYMIME it is dot-stuffed for DATA and, for both DATA and
+// BDAT, bare CR and LF become CRLF.
+func (c *Client) Send(ctx context.Context, env *Envelope, body io.Reader) (*SendResult, error) {
+	if env == nil || len(env.To) == 0 {
+		return nil, errors.New("smtp: Send needs at least one recipient")
+	}
+	if env.RcptOptions != nil && len(env.RcptOptions) != len(env.To) {
+		return nil, errors.New("smtp: Envelope.RcptOptions must be nil or match To")
+	}
+	if err := c.hello(ctx); err != nil {
+		return nil, err
+	}
+	mo := env.MailOptions
+	utf8, err := c.envelopeUTF8(mo != nil && mo.UTF8, env.From, env.To)
+	if err != nil {
+		return nil, err
+	}
+	binary := mo != nil && mo.Body == BodyBinaryMIME
+	s := clientSendState{
+		c:      c,
+		ctx:    ctx,
+		body:   body,
+		rset:   c.needReset || c.mailOpened,
+		binary: binary,
+		bdat:   binary || c.opts.Chunking && c.ext.Has(extensions.Chunking),
+	}
+
+	// Build and check every command line before writing any.
+	b, ends := c.line[:0], c.lineEnds[:0]
+	if s.rset {
+		b = append(b, "RSET\r\n"...)
+		ends = append(ends, len(b))
+	}
+	if b, err = c.appendMail(b, env.From, mo, utf8); err != nil {
+		c.line = b[:0]
+		return nil, err
+	}
+	ends = append(ends, len(b))
+	for i, to := range env.To {
+		var ro *RcptOptions
+		if env.RcptOptions != nil {
+			ro = env.RcptOptions[i]
+		}
+		if b, err = c.appendRcpt(b, to, ro, utf8); err != nil {
+			c.line = b[:0]
+			return nil, err
+		}
+		ends = append(ends, len(b))
+	}
+	c.line, c.lineEnds = b, ends
+
+	res := &SendResult{}
+	if len(env.To) == 1 {
+		res.Recipients = res.one[:]
+	} else {
+		res.Recipients = make([]RecipientResult, len(env.To))
+	}
+	for i, to := range env.To {
+		res.Recipients[i].Address = to
+	}
+	s.res = res
+	if err := c.begin(ctx, c.opts.CommandTimeout, DefaultCommandTimeout); err != nil {
+		return res, err
+	}
+	defer c.end()
+	c.crlf = clientCRLF{}
+	if !c.opts.DisablePipelining && c.ext.Has(extensions.Pipelining) {
+		err = s.pipelined()
+	} else {
+		err = s.lockstep()
+	}
+	if err != nil && c.err == nil {
+		c.needReset = true
+	}
+	return res, err
+}
+
+// clientSendState is one Send in progress.
+type clientSendState struct {
+	c      *Client
+	ctx    context.Context
+	res    *SendResult
+	body   io.Reader
+	rset   bool // the batch starts with RSET
+	bdat   bool
+	binary bool
+
+	mailErr  error
+	accepted int
+}
+
+// pipelined sends the whole envelope and DATA (or the first BDAT chunk) in
+// one write, then reads the replies in order (RFC 2920 section 3.1).
+func (s *clientSendState) pipelined() error {
+	c := s.c
+	var chunk []byte
+	var eof bool
+	if s.bdat {
+		var err error
+		if chunk, eof, err = s.fillChunk(); err != nil {
+			return fmt.Errorf("smtp: reading the body: %w", err)
+		}
+	}
+	if err := c.checkNothingPending(); err != nil {
+		return err
+	}
+	c.bw.Write(c.line)
+	if s.bdat {
+		c.hdr = clientAppendBdat(c.hdr[:0], len(chunk), eof)
+		c.bw.Write(c.hdr)
+		c.bw.Write(chunk)
+	} else {
+		c.bw.WriteString("DATA\r\n")
+	}
+	if err := c.flush(s.ctx); err != nil {
+		return err
+	}
+	if err := s.envelopeReplies(); err != nil {
+		return err
+	}
+	if s.bdat {
+		return s.bdatRest(true, eof)
+	}
+	c.setDeadline(s.ctx, c.opts.DataInitTimeout, DefaultDataInitTimeout)
+	r, _, err := c.readStatus(s.ctx)
+	if err != nil {
+		return err
+	}
+	if r.Code == 354 {
+		if s.accepted == 0 {
+			// Nobody to send to, yet the server waits for a body: end
+			// it at once (RFC 2920 section 3.1) and ignore the verdict.
+			c.setDeadline(s.ctx, c.opts.DataTermTimeout, DefaultDataTermTimeout)
+			c.bw.WriteString(".\r\n")
+			if err := c.flush(s.ctx); err != nil {
+				return err
+			}
+			if _, _, err := c.readStatus(s.ctx); err != nil {
+				return err
+			}
+			return s.refused()
+		}
+		return s.sendBody()
+	}
+	if s.accepted == 0 {
+		return s.refused()
+	}
+	return s.failAccepted("DATA", clientReplyError(r))
+}
+
+// envelopeReplies reads the replies to the RSET, MAIL and RCPT lines.
+func (s *clientSendState) envelopeReplies() error {
+	c := s.c
+	if s.rset {
+		c.setDeadline(s.ctx, c.opts.CommandTimeout, DefaultCommandTimeout)
+		if _, _, err := c.readStatus(s.ctx); err != nil {
+			return err
+		}
+		c.needReset, c.mailOpened = false, false
+	}
+	c.setDeadline(s.ctx, c.opts.CommandTimeout, DefaultCommandTimeout)
+	r, _, err := c.readStatus(s.ctx)
+	if err != nil {
+		return err
+	}
+	if r.Code != 250 {
+		s.mailErr = clientReplyError(r)
+	}
+	for i := range s.res.Recipients {
+		c.setDeadline(s.ctx, c.opts.CommandTimeout, DefaultCommandTimeout)
+		r, _, err := c.readStatus(s.ctx)
+		if err != nil {
+			return err
+		}
+		s.rcptReply(i, r.Code, r)
+	}
+	return nil
+}
+
+// lockstep sends each command and waits for its reply.
+func (s *clientSendState) lockstep() error {
+	c := s.c
+	lines, ends := c.line, c.lineEnds
+	start := 0
+	next := func() []byte {
+		l := lines[start:ends[0]]
+		start, ends = ends[0], ends[1:]
+		return l
+	}
+	if s.rset {
+		r, err := s.exchange(next(), nil, c.opts.CommandTimeout, DefaultCommandTimeout)
+		if err != nil {
+			return err
+		}
+		if r.Code != 250 {
+			return fmt.Errorf("smtp: RSET: %w", clientReplyError(r))
+		}
+		c.needReset, c.mailOpened = false, false
+	}
+	r, err := s.exchange(next(), nil, c.opts.CommandTimeout, DefaultCommandTimeout)
+	if err != nil {
+		return err
+	}
+	if r.Code != 250 {
+		s.mailErr = clientReplyError(r)
+		for i := range s.res.Recipients {
+			s.res.Recipients[i].Err = s.mailErr
+		}
+		return s.refused()
+	}
+	c.mailOpened = true
+	for i := range s.res.Recipients {
+		r, err := s.exchange(next(), nil, c.opts.CommandTimeout, DefaultCommandTimeout)
+		if err != nil {
+			return err
+		}
+		s.rcptReply(i, r.Code, r)
+	}
+	if s.accepted == 0 {
+		return s.refused()
+	}
+	if s.bdat {
+		return s.bdatRest(false, false)
+	}
+	r, err = s.exchange([]byte("DATA\r\n"), nil, c.opts.DataInitTimeout, DefaultDataInitTimeout)
+	if err != nil {
+		return err
+	}
+	if r.Code != 354 {
+		return s.failAccepted("DATA", clientReplyError(r))
+	}
+	return s.sendBody()
+}
+
+// exchange writes line and extra and reads one reply.
+func (s *clientSendState) exchange(line, extra []byte, timeout, def time.Duration) (textproto.Reply, error) {
+	c := s.c
+	c.setDeadline(s.ctx, timeout, def)
+	if err := c.checkNothingPending(); err != nil {
+		return textproto.Reply{}, err
+	}
+	c.bw.Write(line)
+	c.bw.Write(extra)
+	if err := c.flush(s.ctx); err != nil {
+		return textproto.Reply{}, err
+	}
+	r, _, err := c.readStatus(s.ctx)
+	return r, err
+}
+
+// rcptReply records the reply to the i-th RCPT.
+func (s *clientSendState) rcptReply(i, code int, r textproto.Reply) {
+	switch {
+	case s.mailErr != nil && (code == 250 || code == 251):
+		s.res.Recipients[i].Err = s.mailErr
+	case code == 250 || code == 251:
+		s.accepted++
+	default:
+		s.res.Recipients[i].Err = clientReplyError(r)
+	}
+}
+
+// refused is the error when no recipient was accepted.
+func (s *clientSendState) refused() error {
+	if s.mailErr != nil {
+		return fmt.Errorf("smtp: MAIL FROM: %w", s.mailErr)
+	}
+	var errs []error
+	for _, r := range s.res.Recipients {
+		if r.Err != nil {
+			errs = append(errs, fmt.Errorf("smtp: RCPT TO:<%s>: %w", r.Address, r.Err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// failAccepted records err for every accepted recipient and returns it.
+func (s *clientSendState) failAccepted(what string, err *Error) error {
+	for i := range s.res.Recipients {
+		if s.res.Recipients[i].Err == nil {
+			s.res.Recipients[i].Err = err
+		}
+	}
+	return fmt.Errorf("smtp: %s: %w", what, err)
+}
+
+// sendBody streams the body through the dot-stuffer after a 354 and reads
+// the verdict.
+func (s *clientSendState) sendBody() error {
+	c := s.c
+	c.setDeadline(s.ctx, c.opts.DataBlockTimeout, DefaultDataBlockTimeout)
+	if err := c.checkNothingPending(); err != nil {
+		return err
+	}
+	c.dot.Reset(c.bw)
+	buf := c.buffer()[:32<<10]
+	for {
+		n, rerr := s.body.Read(buf)
+		if n > 0 {
+			c.setDeadline(s.ctx, c.opts.DataBlockTimeout, DefaultDataBlockTimeout)
+			if _, err := c.dot.Write(buf[:n]); err != nil {
+				return c.ioFail(s.ctx, err)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			// Half a body is on the wire and only the final dot could
+			// end it, which would deliver a truncated message: drop the
+			// connection instead.
+			return c.fail(fmt.Errorf("smtp: reading the body: %w", rerr))
+		}
+	}
+	c.setDeadline(s.ctx, c.opts.DataTermTimeout, DefaultDataTermTimeout)
+	if err := c.dot.Close(); err != nil {
+		return c.ioFail(s.ctx, err)
+	}
+	if err := c.flush(s.ctx); err != nil {
+		return err
+	}
+	return s.verdict()
+}
+
+// verdict reads the replies to the end of the body: one, or in LMTP mode
+// one per accepted recipient (RFC 2033 section 4.2).
+func (s *clientSendState) verdict() error {
+	c := s.c
+	c.setDeadline(s.ctx, c.opts.DataTermTimeout, DefaultDataTermTimeout)
+	c.mailOpened = false
+	if !c.opts.LMTP || s.accepted == 0 {
+		r, text, err := c.readStatus(s.ctx)
+		if err != nil {
+			return err
+		}
+		if s.accepted == 0 {
+			return s.refused()
+		}
+		if r.Code != 250 {
+			return s.failAccepted("end of data", clientReplyError(r))
+		}
+		s.res.Reply = clientStatusText(r, text)
+		return nil
+	}
+	delivered := 0
+	var errs []error
+	for i := range s.res.Recipients {
+		rr := &s.res.Recipients[i]
+		if rr.Err != nil {
+			continue
+		}
+		r, text, err := c.readStatus(s.ctx)
+		if err != nil {
+			return err
+		}
+		if r.Code != 250 {
+			rr.Err = clientReplyError(r)
+			errs = append(errs, fmt.Errorf("smtp: <%s>: %w", rr.Address, rr.Err))
+			continue
+		}
+		delivered++
+		if s.res.Reply == "" {
+			s.res.Reply = clientStatusText(r, text)
+		}
+	}
+	if delivered == 0 {
+		return errors.Join(errs...)
+	}
+	return nil
+}

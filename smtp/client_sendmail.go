@@ -1,0 +1,120 @@
+package smtp
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/postwire/postwire/extensions"
+	"github.com/postwire/postwire/sasl"
+)
+
+// SendMail connects to the server at addr, upgrades to TLS with STARTTLS
+// when the server offers it, authenticates with auth when it is not nil,
+// sends msg from from to every address of to, and says QUIT: the one call
+// net/smtp users know, with a context. msg should be a whole RFC 5322
+// message with CRLF line endings; bare LF is turned into CRLF. SMTPUTF8 is
+// used when an address needs it, and is an error when the server lacks it.
+//
+// As with net/smtp, a refused recipient makes SendMail fail; the message
+// may still have been accepted for the other recipients (they went out
+// pipelined): a *RecipientsError then lists the refused ones.
+func SendMail(ctx context.Context, addr string, auth sasl.Client, from string, to []string, msg []byte) error {
+	return SendMailWith(ctx, addr, nil, auth, from, to, bytes.NewReader(msg))
+}
+
+// SendMailOptions tune SendMailWith.
+type SendMailOptions struct {
+	DialOptions
+	// RequireTLS refuses to send anything beyond EHLO unless the
+	// connection is secured: by ImplicitTLS or by STARTTLS (RFC 3207).
+	RequireTLS bool
+	// ImplicitTLS dials with TLS from the start (RFC 8314, port 465).
+	ImplicitTLS bool
+	// MailOptions are the MAIL FROM parameters; nil means none.
+	MailOptions *MailOptions
+}
+
+// SendMailWith is SendMail with options and a streamed message.
+func SendMailWith(ctx context.Context, addr string, opts *SendMailOptions, auth sasl.Client, from string, to []string, msg io.Reader) error {
+	if opts == nil {
+		opts = &SendMailOptions{}
+	}
+	var c *Client
+	var err error
+	if opts.ImplicitTLS {
+		c, err = DialTLS(ctx, addr, &opts.DialOptions)
+	} else {
+		c, err = Dial(ctx, addr, &opts.DialOptions)
+	}
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Hello(ctx, ""); err != nil {
+		return err
+	}
+	if !c.isTLS {
+		if c.ext.Has(extensions.StartTLS) {
+			if err := c.StartTLS(ctx, nil); err != nil {
+				return err
+			}
+		} else if opts.RequireTLS {
+			return clientNotAdvertised("STARTTLS (TLS is required)")
+		}
+	}
+	if auth != nil {
+		if err := c.Auth(ctx, auth); err != nil {
+			return err
+		}
+	}
+	res, err := c.Send(ctx, &Envelope{From: from, To: to, MailOptions: opts.MailOptions}, msg)
+	if err != nil {
+		return err
+	}
+	if rerr := clientRefusedError(res); rerr != nil {
+		c.Quit(ctx)
+		return rerr
+	}
+	return c.Quit(ctx)
+}
+
+// RecipientsError reports the recipients refused while the message was
+// accepted for others.
+type RecipientsError struct {
+	Refused []RecipientResult
+}
+
+func (e *RecipientsError) Error() string {
+	var b strings.Builder
+	b.WriteString("smtp: recipients refused:")
+	for _, r := range e.Refused {
+		fmt.Fprintf(&b, " <%s>: %v;", r.Address, r.Err)
+	}
+	return strings.TrimSuffix(b.String(), ";")
+}
+
+// Unwrap returns each refusal, for errors.As.
+func (e *RecipientsError) Unwrap() []error {
+	errs := make([]error, len(e.Refused))
+	for i, r := range e.Refused {
+		errs[i] = r.Err
+	}
+	return errs
+}
+
+func clientRefusedError(res *SendResult) error {
+	var refused []RecipientResult
+	for _, r := range res.Recipients {
+		if r.Err != nil {
+			refused = append(refused, r)
+		}
+	}
+	if refused == nil {
+		return nil
+	}
+	return &RecipientsError{Refused: refused}
+}
+
