@@ -1,0 +1,191 @@
+package smtp
+
+import (
+	"errors"
+	"io"
+	"net"
+
+	"github.com/postwire/postwire/dotstuff"
+)
+
+// errTooBig is what the body reader returns once a message passes
+// Server.MaxMessageBytes.
+var errTooBig = errors.New("smtp: message exceeds the size limit")
+
+// limitReader counts the body handed to the session and fails with
+// errTooBig past Server.MaxMessageBytes, never giving out an octet beyond.
+type limitReader struct {
+	c      *Conn
+	r      io.Reader
+	remain int64 // octets still allowed; < 0 means no limit
+	err    error
+}
+
+func (l *limitReader) reset(r io.Reader) {
+	l.r, l.err, l.remain = r, nil, -1
+	if m := l.c.srv.MaxMessageBytes; m > 0 {
+		l.remain = m
+	}
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	if l.remain >= 0 && int64(len(p)) > l.remain+1 {
+		p = p[:l.remain+1]
+	}
+	n, err := l.r.Read(p)
+	if l.remain >= 0 {
+		if int64(n) > l.remain {
+			n = int(l.remain)
+			l.remain, l.err = 0, errTooBig
+			return n, nil
+		}
+		l.remain -= int64(n)
+	}
+	if err != nil {
+		l.err = err
+	}
+	return n, err
+}
+
+// handleData answers DATA (RFC 5321 section 4.1.1.4): 354, then the body
+// through dotstuff.Reader to Session.Data, then one reply, or one per
+// recipient in LMTP (RFC 2033 section 4.2). Whatever happens to the body,
+// it is read to its terminating CRLF.CRLF, so that none of it is ever
+// taken for commands.
+//
+// Replies for a body that breaks a rule, whatever the session said:
+// over the size limit 552 5.3.4 (RFC 1870 section 6.3); a bare CR or LF
+// 550 5.5.2 (as Postfix answers it); a line over Server.MaxBodyLineLength
+// 500 5.5.6 (RFC 5321 section 4.5.3.1.6, "line too long").
+func (c *Conn) handleData(args []byte) {
+	if len(args) > 0 {
+		c.reply(501, EnhancedCode{5, 5, 4}, "Syntax: DATA takes no argument")
+		return
+	}
+	if c.mailOpts.Body == BodyBinaryMIME {
+		c.reply(503, EnhancedCode{5, 5, 1}, "BODY=BINARYMIME requires BDAT") // RFC 3030 section 3
+		return
+	}
+	c.reply(354, EnhancedCode{}, "Start mail input; end with <CRLF>.<CRLF>")
+	if c.flush() != nil {
+		return
+	}
+	c.beginBody()
+	c.dot.Reset(c.r)
+	c.body.reset(&c.dot)
+	err := c.deliver()
+	bodyErr := c.dot.Drain()
+	c.endBody()
+	if c.body.err == errTooBig && bodyErr == nil {
+		bodyErr = errTooBig
+	}
+	c.finishMessage(err, bodyErr)
+}
+
+// deliver hands the body to the session, LMTPData when it has it in LMTP
+// mode.
+func (c *Conn) deliver() error {
+	if c.srv.LMTP {
+		c.status.reset()
+		if ls, ok := c.session.(LMTPSession); ok {
+			c.status.active = true
+			return ls.LMTPData(c.ctx, &c.body, &c.status)
+		}
+	}
+	return c.session.Data(c.ctx, &c.body)
+}
+
+// finishMessage replies to the end of a DATA body or the last BDAT chunk
+// and closes the transaction. bodyErr is what broke the body, if anything:
+// a rule of the server (it decides the reply) or a network failure (it
+// ends the connection).
+func (c *Conn) finishMessage(err, bodyErr error) {
+	switch {
+	case bodyErr == nil:
+	case errors.Is(bodyErr, errTooBig):
+		err = &Error{552, EnhancedCode{5, 3, 4}, "Message size exceeds fixed maximum message size"}
+	case errors.Is(bodyErr, dotstuff.ErrBareLineEnding):
+		err = &Error{550, EnhancedCode{5, 5, 2}, "Bare CR or LF in message body"}
+	case errors.Is(bodyErr, dotstuff.ErrLineTooLong):
+		err = &Error{500, EnhancedCode{5, 5, 6}, "Message line too long"}
+	default:
+		c.resetTransaction()
+		c.readFailed(asTimeout(bodyErr))
+		c.closing = true
+		return
+	}
+	if c.srv.LMTP {
+		c.replyPerRecipient(err, bodyErr != nil)
+	} else if err != nil {
+		if bodyErr == nil {
+			c.backendError("DATA", err)
+		} else {
+			c.replyError(err)
+		}
+	} else {
+		c.errors = 0
+		c.reply(250, EnhancedCode{2, 0, 0}, "OK: message accepted")
+	}
+	c.resetTransaction()
+}
+
+// asTimeout keeps a timeout recognisable after the body reader wrapped it.
+func asTimeout(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return ne
+	}
+	return err
+}
+
+// replyPerRecipient sends the LMTP replies, one per accepted recipient in
+// the order accepted (RFC 2033 section 4.2). A broken body fails them all.
+func (c *Conn) replyPerRecipient(err error, bodyBroken bool) {
+	accepted := false
+	for i := range c.rcpts {
+		e := err
+		if !bodyBroken && c.status.active && c.status.set[i] {
+			e = c.status.errs[i]
+		}
+		if e == nil {
+			accepted = true
+			c.reply(250, EnhancedCode{2, 0, 0}, "OK: message delivered")
+		} else {
+			c.backendError("LMTP DATA", e)
+		}
+	}
+	if accepted {
+		c.errors = 0
+	}
+}
+
+// statusCollector keeps LMTPData's status per recipient, by index into
+// Conn.rcpts.
+type statusCollector struct {
+	c      *Conn
+	active bool
+	set    []bool
+	errs   []error
+}
+
+func (s *statusCollector) reset() {
+	n := len(s.c.rcpts)
+	s.active = false
+	s.set = append(s.set[:0], make([]bool, n)...)
+	clear(s.errs)
+	s.errs = append(s.errs[:0], make([]error, n)...)
+}
+
+// SetStatus implements StatusCollector: it records err for the first
+// accepted recipient equal to rcptTo that has no status yet.
+func (s *statusCollector) SetStatus(rcptTo string, err error) {
+	for i, r := range s.c.rcpts {
+		if r == rcptTo && i < len(s.set) && !s.set[i] {
+			s.set[i], s.errs[i] = true, err
+			return
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package smtp
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/postwire/postwire/extensions"
+	"github.com/postwire/postwire/textproto"
+)
+
+// handleHello answers HELO, EHLO and LHLO (RFC 5321 section 4.1.1.1, RFC
+// 2033 section 4.1): it records the client's name, aborts any transaction
+// (section 4.1.4) and, for EHLO and LHLO, advertises the extensions.
+func (c *Conn) handleHello(verb textproto.Verb, args []byte) {
+	if len(args) == 0 {
+		c.reply(501, EnhancedCode{5, 5, 4}, "Syntax: "+verb.String()+" hostname")
+		return
+	}
+	c.resetTransaction()
+	c.state = stateGreeted
+	c.mu.Lock()
+	c.helo = string(args)
+	c.mu.Unlock()
+	if verb == textproto.VerbHELO {
+		c.esmtp = false
+		c.exts = extensions.Set{}
+		c.setLimits()
+		c.reply(250, EnhancedCode{}, c.srv.hostname)
+		return
+	}
+	c.esmtp = true
+	c.exts = c.srv.extensionSet(c.tlsState != nil, c.authMechanisms())
+	c.setLimits()
+	lines := append([]string{c.srv.hostname + " greets " + safeName(c.helo)}, c.exts.Lines()...)
+	c.writeReply(textproto.Reply{Code: 250, Lines: lines})
+}
+
+// authMechanisms returns the mechanisms to advertise: none when the
+// session cannot authenticate, when it already did (RFC 4954 section 4
+// allows one AUTH), or over plaintext unless allowed.
+func (c *Conn) authMechanisms() []string {
+	as, ok := c.session.(AuthSession)
+	if !ok || c.identity != nil {
+		return nil
+	}
+	if c.tlsState == nil && !c.srv.AllowInsecureAuth {
+		return nil
+	}
+	return as.AuthMechanisms()
+}
+
+// extensionSet is what the server advertises in EHLO/LHLO, in this order,
+// for a connection with or without TLS, with the given AUTH mechanisms.
+func (s *Server) extensionSet(overTLS bool, mechs []string) extensions.Set {
+	var set extensions.Set
+	if !s.DisablePipelining {
+		set.Add(extensions.Pipelining, "")
+	}
+	if !s.Disable8BitMIME {
+		set.Add(extensions.EightBitMIME, "")
+	}
+	if s.MaxMessageBytes > 0 && !s.DisableSize {
+		set.Add(extensions.Size, strconv.FormatInt(s.MaxMessageBytes, 10))
+	}
+	if !s.DisableEnhancedStatusCodes {
+		set.Add(extensions.EnhancedStatusCodes, "")
+	}
+	if s.TLSConfig != nil && !overTLS {
+		set.Add(extensions.StartTLS, "")
+	}
+	if len(mechs) > 0 {
+		set.Add(extensions.Auth, strings.Join(mechs, " "))
+	}
+	if !s.DisableChunking {
+		set.Add(extensions.Chunking, "")
+		if s.EnableBINARYMIME {
+			set.Add(extensions.BinaryMIME, "")
+		}
+	}
+	if !s.DisableSMTPUTF8 {
+		set.Add(extensions.SMTPUTF8, "")
+	}
+	if s.EnableDSN {
+		set.Add(extensions.DSN, "")
+	}
+	if s.EnableREQUIRETLS && overTLS {
+		set.Add(extensions.RequireTLS, "")
+	}
+	if s.EnableMTPriority {
+		set.Add(extensions.MTPriority, "")
+	}
+	if s.EnableDeliverBy {
+		set.Add(extensions.DeliverBy, "")
+	}
+	if s.EnableLimits {
+		set.Add(extensions.Limits, "RCPTMAX="+strconv.Itoa(orDefault(s.MaxRecipients, DefaultMaxRecipients)))
+	}
+	set.Add(extensions.Help, "")
+	return set
+}
+
+// safeName returns the client's HELO name cut to 64 printable octets, for
+// echoing it in a reply.
+func safeName(s string) string {
+	const maxLen = 64
+	if len(s) > maxLen {
+		s = s[:maxLen]
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return "you"
+		}
+	}
+	return s
+}

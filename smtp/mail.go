@@ -1,0 +1,189 @@
+package smtp
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/postwire/postwire/textproto"
+)
+
+// handleMail answers MAIL FROM (RFC 5321 section 4.1.1.2): it parses the
+// reverse-path and the parameters, checks each parameter against the
+// extensions advertised (555 5.5.4 for one that was not, RFC 5321 section
+// 4.1.1.11; 501 5.5.4 for a bad value) and hands them to Session.Mail.
+func (c *Conn) handleMail(args []byte) {
+	if c.srv.RequireAuth && c.identity == nil {
+		c.reply(530, EnhancedCode{5, 7, 0}, "Authentication required") // RFC 4954 section 6
+		return
+	}
+	utf8 := c.esmtp && !c.srv.DisableSMTPUTF8 && containsFold(args, " SMTPUTF8")
+	path, params, err := textproto.ParseMail(args, textproto.ParseOptions{SMTPUTF8: utf8, Lenient: c.srv.LenientPaths})
+	if err != nil {
+		c.replyError(err)
+		return
+	}
+	opts := &c.mailOpts
+	*opts = MailOptions{}
+	for i := range params {
+		if perr := c.mailParam(opts, &params[i]); perr != nil {
+			c.replyError(paramError(perr, params[i].Keyword))
+			return
+		}
+	}
+	if max := c.srv.MaxMessageBytes; max > 0 && opts.Size > max {
+		c.reply(552, EnhancedCode{5, 3, 4}, "Message size exceeds fixed maximum message size") // RFC 1870 section 6.1
+		return
+	}
+	if err := c.session.Mail(c.ctx, path.String(), opts); err != nil {
+		c.backendError("MAIL", err)
+		return
+	}
+	c.state = stateMail
+	c.reply(250, EnhancedCode{2, 1, 0}, "Sender OK")
+}
+
+// mailParam checks one MAIL parameter and stores it in opts.
+func (c *Conn) mailParam(opts *MailOptions, p *textproto.Param) error {
+	if !c.exts.MailParamAllowed(p.Keyword) {
+		return errUnknownParam
+	}
+	switch p.Keyword {
+	case "SIZE": // RFC 1870 section 6
+		n, err := strconv.ParseInt(p.Value, 10, 64)
+		if err != nil || n < 0 || p.Value[0] == '+' {
+			return errBadValue
+		}
+		opts.Size = n
+	case "BODY": // RFC 6152 section 2, RFC 3030 section 3
+		switch strings.ToUpper(p.Value) {
+		case "7BIT":
+			opts.Body = Body7Bit
+		case "8BITMIME":
+			opts.Body = Body8BitMIME
+		case "BINARYMIME":
+			if !c.srv.EnableBINARYMIME || c.srv.DisableChunking {
+				return errBadValue
+			}
+			opts.Body = BodyBinaryMIME
+		default:
+			return errBadValue
+		}
+	case "SMTPUTF8": // RFC 6531 section 3.4
+		if p.HasValue {
+			return errBadValue
+		}
+		opts.UTF8 = true
+	case "REQUIRETLS": // RFC 8689 section 4.1
+		if p.HasValue || c.tlsState == nil {
+			return errBadValue
+		}
+		opts.RequireTLS = true
+	case "RET": // RFC 3461 section 4.3
+		switch strings.ToUpper(p.Value) {
+		case "FULL":
+			opts.Return = DSNReturnFull
+		case "HDRS":
+			opts.Return = DSNReturnHeaders
+		default:
+			return errBadValue
+		}
+	case "ENVID": // RFC 3461 section 4.4
+		v, err := textproto.DecodeXtext(p.Value)
+		if err != nil || !p.HasValue || len(v) > 100 {
+			return errBadValue
+		}
+		opts.EnvelopeID = v
+	case "AUTH": // RFC 4954 section 5
+		if !p.HasValue {
+			return errBadValue
+		}
+		v := ""
+		if p.Value != "<>" {
+			d, err := textproto.DecodeXtext(p.Value)
+			if err != nil {
+				return errBadValue
+			}
+			v = d
+		}
+		opts.Auth = &v
+	case "MT-PRIORITY": // RFC 6710 section 3
+		n, err := strconv.Atoi(p.Value)
+		if err != nil || n < -9 || n > 9 || len(p.Value) > 2 {
+			return errBadValue
+		}
+		opts.MTPriority = &n
+	case "BY": // RFC 2852 section 4
+		by, ok := parseDeliverBy(p.Value)
+		if !ok {
+			return errBadValue
+		}
+		opts.DeliverBy = by
+	default:
+		return errUnknownParam
+	}
+	return nil
+}
+
+// Results of checking one parameter, turned into replies by paramError.
+var (
+	errUnknownParam = errors.New("unknown parameter")
+	errBadValue     = errors.New("bad parameter value")
+)
+
+// paramError returns the reply for a parameter check that failed: 555
+// 5.5.4 for a parameter not advertised, 501 5.5.4 for a bad value.
+func paramError(err error, kw string) error {
+	if err == errUnknownParam {
+		return textproto.ErrUnknownParameter(kw)
+	}
+	return textproto.ErrBadParameterValue(kw)
+}
+
+// parseDeliverBy parses by-value = by-time ";" by-mode [by-trace], by-time
+// a signed number of seconds, by-mode "N" or "R", by-trace "T" (RFC 2852
+// section 4). With "R" the time must be positive.
+func parseDeliverBy(v string) (*DeliverByOptions, bool) {
+	semi := strings.IndexByte(v, ';')
+	if semi <= 0 || semi > 10 {
+		return nil, false
+	}
+	secs, err := strconv.ParseInt(v[:semi], 10, 64)
+	if err != nil || v[0] == '+' {
+		return nil, false
+	}
+	mode := strings.ToUpper(v[semi+1:])
+	by := &DeliverByOptions{Time: time.Duration(secs) * time.Second}
+	if strings.HasSuffix(mode, "T") {
+		by.Trace = true
+		mode = mode[:len(mode)-1]
+	}
+	switch mode {
+	case "N":
+		by.Mode = DeliverByNotify
+	case "R":
+		by.Mode = DeliverByReturn
+		if secs <= 0 {
+			return nil, false
+		}
+	default:
+		return nil, false
+	}
+	return by, true
+}
+
+// containsFold reports whether b contains the upper-case ASCII word,
+// in any case.
+func containsFold(b []byte, word string) bool {
+	for i := 0; i+len(word) <= len(b); i++ {
+		j := 0
+		for j < len(word) && (b[i+j] == word[j] || b[i+j]-('a'-'A') == word[j] && word[j] >= 'A' && word[j] <= 'Z') {
+			j++
+		}
+		if j == len(word) {
+			return true
+		}
+	}
+	return false
+}

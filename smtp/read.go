@@ -1,0 +1,163 @@
+package smtp
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"time"
+)
+
+// errShuttingDown ends an idle connection during Shutdown.
+var errShuttingDown = errors.New("smtp: server shutting down")
+
+// connReader is what the connection's bufio.Reader reads from: first the
+// octets the idle wait read into Conn.small, then the network. Before it
+// blocks on the network it flushes the replies buffered so far, which is
+// exactly the flush rule of RFC 2920 section 3.2: replies go out when the
+// input holds no further complete command. It also sets the read deadline
+// for what is being waited for (a command, or a block of a body).
+type connReader struct {
+	c       *Conn
+	pending []byte
+}
+
+func (r *connReader) Read(p []byte) (int, error) {
+	if len(r.pending) > 0 {
+		n := copy(p, r.pending)
+		r.pending = r.pending[n:]
+		return n, nil
+	}
+	c := r.c
+	if err := c.flush(); err != nil {
+		return 0, err
+	}
+	c.setReadDeadline()
+	return c.nc.Read(p)
+}
+
+// setReadDeadline arms the timeout of the next network read: the command
+// timeout, or the body block timeout capped by the end of the body.
+func (c *Conn) setReadDeadline() {
+	d := time.Now().Add(c.readTimeout())
+	if !c.dataDeadline.IsZero() && d.After(c.dataDeadline) {
+		d = c.dataDeadline
+	}
+	c.nc.SetReadDeadline(d)
+}
+
+func (c *Conn) readTimeout() time.Duration {
+	if !c.dataDeadline.IsZero() {
+		return orDefault(c.srv.DataTimeout, DefaultDataTimeout)
+	}
+	return orDefault(c.srv.ReadTimeout, DefaultReadTimeout)
+}
+
+// beginBody switches the read timeouts to those of a message body (RFC
+// 5321 sections 4.5.3.2.5 and 4.5.3.2.6).
+func (c *Conn) beginBody() {
+	c.dataDeadline = time.Now().Add(orDefault(c.srv.DataFinalTimeout, DefaultDataFinalTimeout))
+}
+
+// endBody switches back to the command timeout.
+func (c *Conn) endBody() { c.dataDeadline = time.Time{} }
+
+// readCommand returns the next command line without its CRLF. It returns
+// a nil line and no error when the line was refused here (too long, bare
+// LF) and already answered. The line is valid until the next read.
+func (c *Conn) readCommand() ([]byte, error) {
+	if c.pending != nil {
+		line := c.pending
+		c.pending = nil
+		return line, nil
+	}
+	if c.r == nil || c.r.Buffered() == 0 {
+		if err := c.waitForInput(); err != nil {
+			return nil, err
+		}
+	}
+	line, err := c.r.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		// Longer than any command may be: discard up to the LF without
+		// keeping it (RFC 5321 section 4.5.3.1.4; 4.5.3.1.10 suggests 500).
+		for err == bufio.ErrBufferFull {
+			_, err = c.r.ReadSlice('\n')
+		}
+		if err != nil {
+			return nil, err
+		}
+		c.reply(500, EnhancedCode{5, 5, 6}, "Line too long")
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	n := len(line) - 1
+	if n > 0 && line[n-1] == '\r' {
+		n--
+	} else if !c.srv.AllowBareLineEndings {
+		c.reply(500, EnhancedCode{5, 5, 2}, "Bare LF received; end commands with CRLF")
+		return nil, nil
+	}
+	return line[:n], nil
+}
+
+// waitForInput waits for the client with no read buffer held: it flushes
+// the replies, returns the bufio.Reader to the pool, and blocks on a read
+// into the small array in Conn. Only when octets arrive does it take a
+// bufio.Reader again, primed with them. An idle connection thus holds
+// neither read nor write buffer.
+func (c *Conn) waitForInput() error {
+	if err := c.flush(); err != nil {
+		return err
+	}
+	c.releaseReader()
+	interruptible := !c.state.inTransaction()
+	c.setReadDeadline()
+	c.idle.Store(interruptible)
+	if interruptible && c.srv.closing.Load() {
+		c.idle.Store(false)
+		return errShuttingDown
+	}
+	n, err := c.nc.Read(c.small[:])
+	c.idle.Store(false)
+	if n == 0 {
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return err
+	}
+	c.in.pending = c.small[:n]
+	c.r = c.srv.readerPool.Get().(*bufio.Reader)
+	c.r.Reset(&c.in)
+	return nil
+}
+
+// releaseReader returns the bufio.Reader to the pool when it holds no
+// input.
+func (c *Conn) releaseReader() {
+	if c.r == nil || c.r.Buffered() > 0 || len(c.in.pending) > 0 {
+		return
+	}
+	c.r.Reset(nil)
+	c.srv.readerPool.Put(c.r)
+	c.r = nil
+}
+
+// discardInput drops every octet received but not yet read, for STARTTLS
+// (CVE-2011-0411: nothing sent before the handshake may count after it).
+func (c *Conn) discardInput() {
+	if c.r != nil {
+		c.r.Discard(c.r.Buffered())
+	}
+	c.in.pending = nil
+	c.pending = nil
+	c.releaseReader()
+}
+
+// isNetError reports whether err came from reading or writing the
+// connection rather than from the protocol.
+func isNetError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}

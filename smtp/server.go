@@ -1,0 +1,399 @@
+package smtp
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrServerClosed is returned by Serve, ListenAndServe and
+// ListenAndServeTLS after Shutdown or Close.
+var ErrServerClosed = errors.New("smtp: server closed")
+
+// Defaults of the Server's settings, from RFC 5321 section 4.5.3.
+const (
+	DefaultMaxRecipients    = 100             // section 4.5.3.1.8
+	DefaultReadTimeout      = 5 * time.Minute // section 4.5.3.2.7, waiting for a command
+	DefaultDataTimeout      = 3 * time.Minute // section 4.5.3.2.5, per body block
+	DefaultDataFinalTimeout = 10 * time.Minute
+	DefaultWriteTimeout     = 5 * time.Minute
+	DefaultMaxErrors        = 20 // Postfix's smtpd_hard_error_limit
+	DefaultMaxAuthFailures  = 3
+	commandLineBase         = 512 // section 4.5.3.1.4, CRLF included
+	authLineMax             = 12288 + 2
+)
+
+// A Server receives mail: an MX, a submission server (RFC 6409) or an LMTP
+// endpoint (RFC 2033). Set its fields, then call Serve or a ListenAndServe
+// method; do not change the fields after that. The zero value of each
+// field is a sensible default, documented on the field.
+type Server struct {
+	// Addr is the TCP address to listen on for ListenAndServe and
+	// ListenAndServeTLS; "" means ":25" (":465" for ListenAndServeTLS,
+	// RFC 8314 section 7.3).
+	Addr string
+	// Hostname is the server's name in the greeting and the EHLO reply
+	// (RFC 5321 section 4.1.3); "" means os.Hostname().
+	Hostname string
+	// Backend makes a Session per connection. Required.
+	Backend Backend
+	// TLSConfig enables STARTTLS (RFC 3207) when set: it is offered on
+	// plaintext connections. ListenAndServeTLS uses it too.
+	TLSConfig *tls.Config
+	// LMTP serves LMTP (RFC 2033) instead of SMTP: LHLO replaces HELO and
+	// EHLO, and DATA gets one reply per recipient.
+	LMTP bool
+
+	// MaxMessageBytes caps a message body, counted as RFC 1870 section 4
+	// counts it (CRLF line endings, no dot-stuffing). 0 means no limit.
+	// When set, SIZE is advertised with it and a larger SIZE= or body is
+	// refused with 552 5.3.4.
+	MaxMessageBytes int64
+	// MaxRecipients caps the recipients of one transaction; the ones
+	// beyond get 452 4.5.3 (RFC 5321 section 4.5.3.1.10). 0 means
+	// DefaultMaxRecipients, 100 (the minimum of section 4.5.3.1.8).
+	MaxRecipients int
+	// MaxLineLength caps a command line, CRLF included. 0 means 512
+	// (RFC 5321 section 4.5.3.1.4) plus, for MAIL and RCPT, the
+	// increments the advertised extensions grant (RFC 1870, RFC 3461
+	// section 4, RFC 4954 section 5, RFC 6531). A longer line is
+	// answered 500 5.5.6 and discarded.
+	MaxLineLength int
+	// MaxBodyLineLength caps a line of a DATA body, CRLF excluded. 0 means
+	// no limit; RFC 5321 section 4.5.3.1.6 asks for at least 998 when set.
+	// A longer line fails the message with 500 5.5.6.
+	MaxBodyLineLength int
+
+	// ReadTimeout bounds the wait for each command. 0 means
+	// DefaultReadTimeout, 5 minutes (RFC 5321 section 4.5.3.2.7).
+	ReadTimeout time.Duration
+	// DataTimeout bounds the wait for each block of a body. 0 means
+	// DefaultDataTimeout, 3 minutes (RFC 5321 section 4.5.3.2.5).
+	DataTimeout time.Duration
+	// DataFinalTimeout bounds a whole body, to its final dot or last
+	// chunk. 0 means DefaultDataFinalTimeout, 10 minutes (RFC 5321
+	// section 4.5.3.2.6).
+	DataFinalTimeout time.Duration
+	// WriteTimeout bounds each write of replies. 0 means
+	// DefaultWriteTimeout, 5 minutes.
+	WriteTimeout time.Duration
+	// Any timeout is answered 421 4.4.2 and closes the connection.
+
+	// MaxConnections caps concurrent connections; the ones beyond get 421
+	// 4.7.0 and are closed (RFC 5321 section 3.8). 0 means no limit.
+	MaxConnections int
+	// MaxErrors is the number of error replies a client may cause before
+	// it gets 421 4.7.0 and is disconnected, like Postfix's
+	// smtpd_hard_error_limit. The count restarts after each accepted
+	// message. 0 means DefaultMaxErrors, 20; negative means no limit.
+	MaxErrors int
+
+	// AllowInsecureAuth offers and accepts AUTH on connections without
+	// TLS. By default AUTH is offered only over TLS and answered 538
+	// 5.7.11 otherwise (RFC 4954 section 4).
+	AllowInsecureAuth bool
+	// RequireAuth refuses MAIL with 530 5.7.0 until the client has
+	// authenticated (RFC 4954 section 6), for submission servers.
+	RequireAuth bool
+	// MaxAuthFailures is the number of failed AUTH exchanges after which
+	// the client gets 421 4.7.0 and is disconnected. 0 means
+	// DefaultMaxAuthFailures, 3.
+	MaxAuthFailures int
+
+	// Extensions that need nothing from the backend are advertised unless
+	// switched off: PIPELINING (RFC 2920), 8BITMIME (RFC 6152),
+	// ENHANCEDSTATUSCODES (RFC 2034; when off, replies carry no enhanced
+	// code), SIZE (RFC 1870; only when MaxMessageBytes > 0), CHUNKING
+	// (RFC 3030) and SMTPUTF8 (RFC 6531).
+	DisablePipelining          bool
+	Disable8BitMIME            bool
+	DisableEnhancedStatusCodes bool
+	DisableSize                bool
+	DisableChunking            bool
+	DisableSMTPUTF8            bool
+
+	// Extensions whose parameters the backend must honour are advertised
+	// only when enabled; their MAIL and RCPT parameters reach the Session
+	// in MailOptions and RcptOptions.
+	EnableDSN        bool // RFC 3461: RET, ENVID, NOTIFY, ORCPT
+	EnableREQUIRETLS bool // RFC 8689: offered and accepted only over TLS
+	EnableBINARYMIME bool // RFC 3030: BODY=BINARYMIME, with CHUNKING only
+	EnableMTPriority bool // RFC 6710: MT-PRIORITY
+	EnableDeliverBy  bool // RFC 2852: BY
+	EnableLimits     bool // RFC 9422: advertises RCPTMAX=MaxRecipients
+
+	// LenientPaths accepts a space after "FROM:"/"TO:" and paths without
+	// angle brackets, as Postfix does by default.
+	LenientPaths bool
+	// AllowBareLineEndings accepts a bare LF ending a command line, and
+	// passes a bare CR or LF in a DATA body through as ordinary octets.
+	// By default the command is answered 500 5.5.2 and a body with one
+	// is drained to its end and refused with 550 5.5.2 (SMTP smuggling,
+	// CVE-2023-51764).
+	AllowBareLineEndings bool
+
+	// ProxyProtocol expects a PROXY protocol header (v1 or v2, HAProxy)
+	// before the greeting on every connection; Conn.RemoteAddr then
+	// tells the client's address as the proxy saw it.
+	ProxyProtocol bool
+
+	// Logger receives the server's log; nil means slog.Default().
+	Logger *slog.Logger
+
+	initOnce   sync.Once
+	hostname   string
+	readerPool sync.Pool
+	writerPool sync.Pool
+	readerSize int
+	baseCtx    context.Context
+	cancelAll  context.CancelFunc
+	mu         sync.Mutex
+	listeners  map[*net.Listener]struct{}
+	conns      map[*Conn]struct{}
+	active     atomic.Int64
+	closing    atomic.Bool
+	connWG     sync.WaitGroup
+}
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		s.hostname = s.Hostname
+		if s.hostname == "" {
+			if h, err := os.Hostname(); err == nil && h != "" {
+				s.hostname = h
+			} else {
+				s.hostname = "localhost"
+			}
+		}
+		s.readerSize = max(4096, s.MaxLineLength, s.maxCommandLine())
+		s.readerPool.New = func() any { return bufio.NewReaderSize(nil, s.readerSize) }
+		s.writerPool.New = func() any { return bufio.NewWriterSize(nil, 4096) }
+		s.baseCtx, s.cancelAll = context.WithCancel(context.Background())
+		s.listeners = make(map[*net.Listener]struct{})
+		s.conns = make(map[*Conn]struct{})
+	})
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// ListenAndServe listens on s.Addr (":25" if empty) and calls Serve.
+func (s *Server) ListenAndServe() error {
+	if s.closing.Load() {
+		return ErrServerClosed
+	}
+	addr := s.Addr
+	if addr == "" {
+		addr = ":25"
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(l)
+}
+
+// ListenAndServeTLS listens on s.Addr (":465" if empty) for implicit TLS
+// (RFC 8314 section 3.3): every connection starts with a TLS handshake,
+// using the certificate in certFile and keyFile (PEM), added to a copy of
+// s.TLSConfig. Both files may be "" when s.TLSConfig already holds a
+// certificate.
+func (s *Server) ListenAndServeTLS(certFile, keyFile string) error {
+	if s.closing.Load() {
+		return ErrServerClosed
+	}
+	cfg := &tls.Config{}
+	if s.TLSConfig != nil {
+		cfg = s.TLSConfig.Clone()
+	}
+	if certFile != "" || keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return err
+		}
+		cfg.Certificates = append(cfg.Certificates, cert)
+	}
+	addr := s.Addr
+	if addr == "" {
+		addr = ":465"
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(tls.NewListener(l, cfg))
+}
+
+// Serve accepts connections on l and serves each in its own goroutine. It
+// returns ErrServerClosed after Shutdown or Close, or the listener's
+// error. A listener made by tls.NewListener gives implicit TLS.
+func (s *Server) Serve(l net.Listener) error {
+	if s.Backend == nil {
+		return errors.New("smtp: Server.Backend is nil")
+	}
+	s.init()
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	s.listeners[&l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, &l)
+		s.mu.Unlock()
+		l.Close()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return ErrServerClosed
+			}
+			var te interface{ Temporary() bool }
+			if errors.As(err, &te) && te.Temporary() {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.logger().Warn("smtp: accept failed; retrying", "err", err, "delay", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		s.startConn(nc)
+	}
+}
+
+// startConn registers nc and starts its goroutine, or turns it away when
+// the server is full.
+func (s *Server) startConn(nc net.Conn) {
+	n := s.active.Add(1)
+	s.connWG.Add(1)
+	if s.MaxConnections > 0 && n > int64(s.MaxConnections) {
+		go func() {
+			defer s.connWG.Done()
+			defer s.active.Add(-1)
+			nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(nc, "421 4.7.0 "+s.hostname+" Too many connections, try again later\r\n")
+			nc.Close()
+		}()
+		return
+	}
+	c := newConn(s, nc)
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		s.active.Add(-1)
+		s.connWG.Done()
+		nc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	go c.serve()
+}
+
+// forget unregisters c when its goroutine ends.
+func (s *Server) forget(c *Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.active.Add(-1)
+	s.connWG.Done()
+}
+
+// Shutdown stops the server gracefully: it closes the listeners, tells
+// idle connections 421 4.3.2 and closes them, lets every transaction in
+// flight finish and then does the same to its connection. If ctx ends
+// first, the remaining connections are closed (their sessions' contexts
+// cancelled) and ctx.Err() is returned.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.closing.Store(true)
+	s.closeListeners()
+	timer := time.NewTimer(time.Millisecond)
+	defer timer.Stop()
+	poll := time.Millisecond
+	for {
+		s.mu.Lock()
+		n := len(s.conns)
+		for c := range s.conns {
+			c.interruptIfIdle()
+		}
+		s.mu.Unlock()
+		if n == 0 && s.active.Load() == 0 {
+			s.cancelAll()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			s.Close()
+			return ctx.Err()
+		case <-timer.C:
+			poll = min(2*poll, 100*time.Millisecond)
+			timer.Reset(poll)
+		}
+	}
+}
+
+// Close stops the server at once: it closes the listeners and every
+// connection, and cancels the sessions' contexts. It does not wait for
+// the connections' goroutines; Shutdown does.
+func (s *Server) Close() error {
+	s.init()
+	s.closing.Store(true)
+	err := s.closeListeners()
+	s.cancelAll()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.closeNow()
+	}
+	s.mu.Unlock()
+	return err
+}
+
+func (s *Server) closeListeners() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var err error
+	for l := range s.listeners {
+		if e := (*l).Close(); e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// maxCommandLine is the longest command line the server takes, for sizing
+// its read buffers.
+func (s *Server) maxCommandLine() int {
+	if s.MaxLineLength > 0 {
+		return s.MaxLineLength
+	}
+	set := s.extensionSet(true, nil)
+	m, r := set.CommandLineLimits()
+	return max(commandLineBase, m, r)
+}
