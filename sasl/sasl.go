@@ -4,6 +4,27 @@
 //
 // The Client and Server interfaces have the shape of go-sasl's, so that
 // code written for it moves over with a change of import path.
+//
+// How an exchange maps onto SMTP AUTH (RFC 4954 section 4):
+//
+//   - The first Server.Next gets the initial response, or nil when the
+//     client sent none; an empty initial response ("=") is an empty non-nil
+//     slice. A server that needs a response it did not get answers nil with
+//     an empty challenge, and every client of this package answers an empty
+//     first challenge with the initial response it would have sent.
+//   - Data a mechanism sends with its success (SCRAM's "v=" server
+//     signature) is a last challenge, answered by an empty response, after
+//     which the server is done: SMTP cannot carry data in its 235 reply.
+//   - A client cancels by returning an error from Next: the SMTP client then
+//     sends "*" and reports that error; the server replies 501 and drops its
+//     Server, so no Server method sees the cancel. ErrCancelled is the
+//     error the SMTP layer reports for it.
+//   - Servers return errors wrapping ErrInvalidCredentials (535 5.7.8) or
+//     ErrMalformed (501 5.5.2); an error from a caller's callback that wraps
+//     neither is returned as it is, for the SMTP layer to treat as a
+//     temporary failure. Once a Server has failed or succeeded, Next
+//     returns an error wrapping ErrMalformed. No error text of this package
+//     contains a password, secret or token.
 package sasl
 
 import "errors"

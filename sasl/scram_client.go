@@ -20,6 +20,7 @@ type scramClient struct {
 	clientFirstBare string
 	serverSignature []byte
 	step            int // 0 before Start, 1 awaiting server-first, 2 awaiting server-final, 3 done
+	resent          bool
 }
 
 // NewScramSHA1Client returns a SCRAM-SHA-1 client (RFC 5802). authzid is
@@ -71,6 +72,11 @@ func (c *scramClient) Start() (string, []byte, error) {
 func (c *scramClient) Next(challenge []byte) ([]byte, error) {
 	switch c.step {
 	case 1:
+		if len(challenge) == 0 && !c.resent {
+			// The initial response was not sent: the server asks for it.
+			c.resent = true
+			return []byte(c.gs2Header + c.clientFirstBare), nil
+		}
 		c.step = 3 // any error ends the exchange
 		resp, err := c.clientFinal(string(challenge))
 		if err != nil {
