@@ -1,0 +1,73 @@
+package compat
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestPostfixToServer has one Postfix instance deliver into three of our
+// servers at once: its smtp client relaying in the clear (where a tap
+// shows that it pipelines MAIL, RCPT and DATA), its smtp client with
+// STARTTLS required, and its lmtp client into our server in LMTP mode.
+// Postfix adds a Received: header; the rest of what we store must be the
+// submitted message byte for byte.
+func TestPostfixToServer(t *testing.T) {
+	needPostfix(t)
+	needBinary(t, "sendmail")
+	t.Parallel()
+	plain := startOurs(t, recvConfig{})
+	withTLS := startOurs(t, recvConfig{startTLS: true})
+	lmtp := startOurs(t, recvConfig{lmtp: true})
+	plainTap, lmtpTap := newTap(t, plain.addr), newTap(t, lmtp.addr)
+
+	pf := newPostfix(t, `myhostname = client.test.example
+local_transport = error:local delivery disabled
+smtp_tls_security_level = none
+transport_maps = inline:{ `+
+		fmt.Sprintf("plain.example=smtp:[127.0.0.1]:%s, ", portOf(plainTap.Addr))+
+		fmt.Sprintf("tls.example=smtptls:[127.0.0.1]:%s, ", portOf(withTLS.addr))+
+		fmt.Sprintf("lmtp.example=lmtp:inet:127.0.0.1:%s }\n", portOf(lmtpTap.Addr)),
+		"smtptls/unix=smtptls unix - - n - - smtp -o smtp_tls_security_level=encrypt")
+
+	cases := []struct {
+		name string
+		to   string
+		srv  *receiver
+		tap  *tap
+		tls  bool
+	}{
+		{"relay-pipelining", "bob@plain.example", plain, plainTap, false},
+		{"relay-starttls", "bob@tls.example", withTLS, nil, true},
+		{"lmtp", "bob@lmtp.example", lmtp, lmtpTap, false},
+	}
+	sent := map[string][]byte{}
+	for _, tc := range cases {
+		msg := testMessage("postfix "+tc.name, true)
+		sent[tc.name] = msg
+		pf.sendmail(t, msg, "alice@client.test.example", tc.to)
+	}
+	pf.waitLog(t, "status=sent", len(cases), 30*time.Second)
+
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := tc.srv.rec.wait(t, 1, 5*time.Second)[0]
+			assert.Equal(t, "alice@client.test.example", m.From)
+			assert.Equal(t, []string{tc.to}, m.To)
+			assert.Equal(t, tc.tls, m.TLS, "TLS")
+			msg := sent[tc.name]
+			require.True(t, bytes.HasPrefix(m.Data, []byte("Received: ")), "%q", m.Data)
+			require.True(t, bytes.HasSuffix(m.Data, msg), "stored:\n%s", m.Data)
+			requireSameBody(t, bodyOf(msg), bodyOf(m.Data))
+			if tc.tap != nil {
+				verb := "DATA\r\n"
+				assert.True(t, tc.tap.pipelined("MAIL FROM:", "RCPT TO:", verb),
+					"MAIL, RCPT and DATA not in one write:\n%s", tc.tap.transcript())
+			}
+		})
+	}
+}
