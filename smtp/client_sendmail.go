@@ -117,4 +117,3 @@ func clientRefusedError(res *SendResult) error {
 	}
 	return &RecipientsError{Refused: refused}
 }
-
