@@ -77,7 +77,7 @@ type Command struct {
 // ParseCommand splits one command line (without its CRLF) into verb and
 // arguments. It rejects control bytes and a line that does not start with a
 // verb, returning a *ParseError carrying the reply to send (500 5.5.2). It
-// does not allocate.
+// does not allocate, except for the error it returns.
 //
 // The verb is ALPHA *(ALPHA / DIGIT / "-"), the shape of every command and
 // extension keyword of RFC 5321 section 4.1.1 and 2.2.2, matched without
