@@ -42,7 +42,13 @@ func TestSwaksToServer(t *testing.T) {
 			// swaks ends the data with CRLF "." CRLF of its own, so the
 			// file leaves out the message's last CRLF.
 			require.NoError(t, os.WriteFile(file, bytes.TrimSuffix(msg, []byte("\r\n")), 0o644))
-			args := append([]string{"-s", "127.0.0.1", "-p", portOf(srv.addr),
+			addr := srv.addr
+			var wire *tap
+			if tc.name == "pipeline" {
+				wire = newTap(t, srv.addr)
+				addr = wire.Addr
+			}
+			args := append([]string{"-s", "127.0.0.1", "-p", portOf(addr),
 				"-f", "alice@client.example", "-t", "bob@test.example",
 				"--helo", "client.example", "--data", "@" + file, "--timeout", "20"}, tc.args...)
 			out := runPeer(t, nil, swaks, args...)
@@ -56,6 +62,10 @@ func TestSwaksToServer(t *testing.T) {
 				assert.Equal(t, "alice", m.AuthUser, out)
 			}
 			requireSameBody(t, msg, m.Data, out)
+			if wire != nil {
+				assert.True(t, wire.pipelined("MAIL FROM:", "RCPT TO:", "DATA\r\n"),
+					"swaks --pipeline did not pipeline:\n%s", wire.transcript())
+			}
 		})
 	}
 }
