@@ -24,10 +24,13 @@ func (c *Client) readStatus(ctx context.Context) (r textproto.Reply, text []byte
 }
 
 func (c *Client) fastStatus() (int, []byte, bool) {
-	n := c.br.Buffered()
-	if n < 4 {
-		return 0, nil, false
+	if c.br.Buffered() < 4 {
+		// Wait for the reply; an error is left for ReadReply to report.
+		if _, err := c.br.Peek(4); err != nil {
+			return 0, nil, false
+		}
 	}
+	n := c.br.Buffered()
 	max := c.opts.MaxReplyLineLength
 	if max <= 0 {
 		max = textproto.DefaultMaxReplyLineLength
