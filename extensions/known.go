@@ -1,5 +1,10 @@
 package extensions
 
+import (
+	"slices"
+	"strings"
+)
+
 // Extension describes one known service extension: the RFC that defines
 // it, the MAIL and RCPT parameters it brings, and how many octets it adds to
 // the longest allowed command line for MAIL and RCPT (RFC 5321 section
@@ -13,19 +18,149 @@ type Extension struct {
 	RcptLineIncrement int
 }
 
+// CommandLineBase is the longest command line, CRLF included, without
+// extensions (RFC 5321 section 4.5.3.1.4).
+const CommandLineBase = 512
+
+// known is the one table of the extensions the library knows.
+//
+// The line increments are the extensions' own figures where their RFC
+// gives one:
+//   - SIZE: 26, RFC 1870 section 3 item (5), "the maximum length of a MAIL
+//     FROM command line is increased by 26 characters".
+//   - AUTH: 500, RFC 4954 section 3 item 5, the AUTH parameter "extends the
+//     maximum line length of the MAIL FROM command by 500 characters".
+//   - SMTPUTF8: 10, RFC 6531 section 3.1 item 5, "The maximum length of a
+//     MAIL command line is increased by 10 characters".
+//   - DSN: 100 on MAIL for RET and ENVID, 500 on RCPT for NOTIFY and ORCPT,
+//     RFC 3461 section 4 items (6) and (5) (figures as remembered from the
+//     RFC; not checked against its text here).
+//
+// Where the RFC gives none, the increment is the length of the longest
+// form of the parameter with its leading space, so that a server never
+// refuses a line the extension allows:
+//   - 8BITMIME: 14, " BODY=8BITMIME" (RFC 6152 section 2).
+//   - BINARYMIME: 16, " BODY=BINARYMIME" (RFC 3030 section 3).
+//   - REQUIRETLS: 11, " REQUIRETLS" (RFC 8689 section 4.1).
+//   - MT-PRIORITY: 15, " MT-PRIORITY=-9" (RFC 6710 section 3, values -9
+//     to 9).
+//   - DELIVERBY: 17, " BY=" and by-time (a sign and up to 9 digits), ";",
+//     and by-mode with the trace flag, "RT" (RFC 2852 section 4).
+var known = []Extension{
+	{Keyword: Pipelining, RFC: "RFC 2920"},
+	{Keyword: EightBitMIME, RFC: "RFC 6152", MailParams: []string{"BODY"}, MailLineIncrement: 14},
+	{Keyword: Size, RFC: "RFC 1870", MailParams: []string{"SIZE"}, MailLineIncrement: 26},
+	{Keyword: EnhancedStatusCodes, RFC: "RFC 2034"},
+	{Keyword: StartTLS, RFC: "RFC 3207"},
+	{Keyword: Auth, RFC: "RFC 4954", MailParams: []string{"AUTH"}, MailLineIncrement: 500},
+	{Keyword: Chunking, RFC: "RFC 3030"},
+	{Keyword: BinaryMIME, RFC: "RFC 3030", MailParams: []string{"BODY"}, MailLineIncrement: 16},
+	{Keyword: SMTPUTF8, RFC: "RFC 6531", MailParams: []string{"SMTPUTF8"}, MailLineIncrement: 10},
+	{Keyword: DSN, RFC: "RFC 3461", MailParams: []string{"RET", "ENVID"}, RcptParams: []string{"NOTIFY", "ORCPT"},
+		MailLineIncrement: 100, RcptLineIncrement: 500},
+	{Keyword: RequireTLS, RFC: "RFC 8689", MailParams: []string{"REQUIRETLS"}, MailLineIncrement: 11},
+	{Keyword: MTPriority, RFC: "RFC 6710", MailParams: []string{"MT-PRIORITY"}, MailLineIncrement: 15},
+	{Keyword: DeliverBy, RFC: "RFC 2852", MailParams: []string{"BY"}, MailLineIncrement: 17},
+	{Keyword: Limits, RFC: "RFC 9422"},
+	{Keyword: VRFY, RFC: "RFC 5321"},
+	{Keyword: EXPN, RFC: "RFC 5321"},
+	{Keyword: Help, RFC: "RFC 5321"},
+	{Keyword: ETRN, RFC: "RFC 1985"},
+	{Keyword: XClient, RFC: "Postfix XCLIENT_README"},
+}
+
+// Known returns the table of known extensions, in a copy the caller may
+// change.
+func Known() []Extension {
+	out := make([]Extension, len(known))
+	for i, e := range known {
+		out[i] = e.clone()
+	}
+	return out
+}
+
+func (e Extension) clone() Extension {
+	e.MailParams = slices.Clone(e.MailParams)
+	e.RcptParams = slices.Clone(e.RcptParams)
+	return e
+}
+
+// lookup returns the table entry of keyword (case-insensitive), not copied.
+func lookup(keyword string) *Extension {
+	for i := range known {
+		if strings.EqualFold(known[i].Keyword, keyword) {
+			return &known[i]
+		}
+	}
+	return nil
+}
+
 // Lookup returns the known extension with keyword (case-insensitive).
-func Lookup(keyword string) (Extension, bool) { return Extension{}, false } // TODO(foundation)
+func Lookup(keyword string) (Extension, bool) {
+	if e := lookup(keyword); e != nil {
+		return e.clone(), true
+	}
+	return Extension{}, false
+}
 
 // MailParamAllowed reports whether the MAIL parameter keyword
 // (case-insensitive) is brought by an extension in s. AUTH= (RFC 4954
 // section 5) is allowed when AUTH is in s.
-func (s Set) MailParamAllowed(keyword string) bool { return false } // TODO(foundation)
+func (s Set) MailParamAllowed(keyword string) bool {
+	for _, en := range s.entries {
+		if e := lookup(en.keyword); e != nil && containsFold(e.MailParams, keyword) {
+			return true
+		}
+	}
+	return false
+}
 
 // RcptParamAllowed reports whether the RCPT parameter keyword is brought by
 // an extension in s.
-func (s Set) RcptParamAllowed(keyword string) bool { return false } // TODO(foundation)
+func (s Set) RcptParamAllowed(keyword string) bool {
+	for _, en := range s.entries {
+		if e := lookup(en.keyword); e != nil && containsFold(e.RcptParams, keyword) {
+			return true
+		}
+	}
+	return false
+}
+
+// BodyAllowed reports whether MAIL may carry BODY=value (case-insensitive)
+// under s: 7BIT whenever BODY is allowed (RFC 6152 section 2), 8BITMIME
+// with 8BITMIME, and BINARYMIME with BINARYMIME and CHUNKING (RFC 3030
+// section 3).
+func (s Set) BodyAllowed(value string) bool {
+	switch strings.ToUpper(value) {
+	case "7BIT":
+		return s.Has(EightBitMIME) || s.Has(BinaryMIME)
+	case "8BITMIME":
+		return s.Has(EightBitMIME)
+	case "BINARYMIME":
+		return s.Has(BinaryMIME) && s.Has(Chunking)
+	}
+	return false
+}
 
 // CommandLineLimits returns the longest MAIL and RCPT command lines,
 // CRLF included, allowed when s is in force: 512 plus each extension's
 // increment.
-func (s Set) CommandLineLimits() (mail, rcpt int) { return 512, 512 } // TODO(foundation)
+func (s Set) CommandLineLimits() (mail, rcpt int) {
+	mail, rcpt = CommandLineBase, CommandLineBase
+	for _, en := range s.entries {
+		if e := lookup(en.keyword); e != nil {
+			mail += e.MailLineIncrement
+			rcpt += e.RcptLineIncrement
+		}
+	}
+	return mail, rcpt
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
