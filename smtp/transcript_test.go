@@ -1,0 +1,298 @@
+package smtp
+
+import (
+	"bufio"
+	"crypto/tls"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestTranscripts replays every testdata/transcripts/*.txt against an
+// in-process server with the recording backend of server_test.go. The
+// format is described in testdata/transcripts/README.
+func TestTranscripts(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "transcripts", "*.txt"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
+			t.Parallel()
+			runTranscript(t, f)
+		})
+	}
+}
+
+type transcript struct {
+	t       *testing.T
+	file    string
+	lineNo  int
+	c       *srvClient
+	b       *srvBackend
+	out     []byte // client lines not yet sent
+	inReply bool   // some lines of a multi-line reply were read
+	tlsCli  *tls.Config
+}
+
+func (tr *transcript) failf(format string, args ...any) {
+	tr.t.Helper()
+	tr.t.Fatalf("%s:%d: "+format, append([]any{tr.file, tr.lineNo}, args...)...)
+}
+
+func runTranscript(t *testing.T, file string) {
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	lines := strings.Split(string(data), "\n")
+	tr := &transcript{t: t, file: file, b: &srvBackend{}}
+
+	// The header: @ directives before the first C: or S: line.
+	var settings []func(*Server)
+	body := 0
+	for i, l := range lines {
+		l = strings.TrimRight(l, "\r")
+		tr.lineNo = i + 1
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if !strings.HasPrefix(l, "@") {
+			body = i
+			break
+		}
+		settings = append(settings, tr.directive(l))
+	}
+	_, addr := srvStart(t, tr.b, func(s *Server) {
+		for _, f := range settings {
+			if f != nil {
+				f(s)
+			}
+		}
+	})
+	tr.c = srvDial(t, addr)
+	if first := strings.TrimSpace(lines[body]); !strings.HasPrefix(first, "S") {
+		tr.lineNo = body + 1
+		if g := tr.readLine(); !strings.HasPrefix(g, "220 ") {
+			tr.failf("greeting %q, want 220", g)
+		}
+	}
+	for i := body; i < len(lines); i++ {
+		tr.lineNo = i + 1
+		tr.step(strings.TrimRight(lines[i], "\r"))
+	}
+	tr.flush()
+}
+
+// directive applies one header line.
+func (tr *transcript) directive(l string) func(*Server) {
+	fields := strings.Fields(l)
+	switch fields[0] {
+	case "@backend":
+		for _, f := range fields[1:] {
+			switch f {
+			case "auth":
+				tr.b.auth = true
+			case "verify":
+				tr.b.verify = true
+			case "lmtp":
+				tr.b.lmtp = true
+			default:
+				tr.failf("unknown backend feature %q", f)
+			}
+		}
+		return nil
+	case "@tls":
+		srvCfg, cliCfg := srvTLSConfig(tr.t)
+		tr.tlsCli = cliCfg
+		return func(s *Server) { s.TLSConfig = srvCfg }
+	case "@server":
+		var sets []func(*Server)
+		for _, kv := range fields[1:] {
+			name, value, ok := strings.Cut(kv, "=")
+			if !ok {
+				tr.failf("@server wants Field=value, got %q", kv)
+			}
+			sets = append(sets, tr.setField(name, value))
+		}
+		return func(s *Server) {
+			for _, f := range sets {
+				f(s)
+			}
+		}
+	}
+	tr.failf("unknown directive %q", fields[0])
+	return nil
+}
+
+// setField returns a function setting the Server field name to value.
+func (tr *transcript) setField(name, value string) func(*Server) {
+	f, ok := reflect.TypeOf(Server{}).FieldByName(name)
+	if !ok || !f.IsExported() {
+		tr.failf("no Server field %q", name)
+	}
+	var v reflect.Value
+	switch {
+	case f.Type == reflect.TypeOf(time.Duration(0)):
+		d, err := time.ParseDuration(value)
+		if err != nil {
+			tr.failf("%s: %v", name, err)
+		}
+		v = reflect.ValueOf(d)
+	case f.Type.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			tr.failf("%s: %v", name, err)
+		}
+		v = reflect.ValueOf(b)
+	case f.Type.Kind() == reflect.Int || f.Type.Kind() == reflect.Int64:
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil {
+			tr.failf("%s: %v", name, err)
+		}
+		v = reflect.ValueOf(n).Convert(f.Type)
+	case f.Type.Kind() == reflect.String:
+		v = reflect.ValueOf(value)
+	default:
+		tr.failf("cannot set field %s of type %s", name, f.Type)
+	}
+	return func(s *Server) { reflect.ValueOf(s).Elem().FieldByIndex(f.Index).Set(v) }
+}
+
+// flush sends the client lines gathered so far in one write: consecutive
+// C: lines form one pipelined group.
+func (tr *transcript) flush() {
+	if len(tr.out) == 0 {
+		return
+	}
+	if _, err := tr.c.nc.Write(tr.out); err != nil {
+		tr.failf("write: %v", err)
+	}
+	tr.out = tr.out[:0]
+}
+
+// readLine reads one reply line, failing the transcript on error.
+func (tr *transcript) readLine() string {
+	l, err := tr.c.r.ReadString('\n')
+	if err != nil {
+		tr.failf("reading a reply: %v (got %q)", err, l)
+	}
+	if !strings.HasSuffix(l, "\r\n") {
+		tr.failf("reply line %q does not end with CRLF", l)
+	}
+	l = strings.TrimSuffix(l, "\r\n")
+	if len(l) < 3 || len(l) > 3 && l[3] != ' ' && l[3] != '-' {
+		tr.failf("malformed reply line %q", l)
+	}
+	tr.inReply = len(l) > 3 && l[3] == '-'
+	return l
+}
+
+// wholeReply reads a whole reply, which must start here.
+func (tr *transcript) wholeReply() []string {
+	if tr.inReply {
+		tr.failf("S+/S- must start at a reply's first line")
+	}
+	var lines []string
+	for {
+		lines = append(lines, tr.readLine())
+		if !tr.inReply {
+			return lines
+		}
+	}
+}
+
+func (tr *transcript) step(l string) {
+	if l == "" || strings.HasPrefix(l, "#") {
+		return
+	}
+	kind, arg, _ := strings.Cut(l, " ")
+	switch kind {
+	case "C:":
+		tr.out = append(append(tr.out, arg...), '\r', '\n')
+	case "R:":
+		s, err := strconv.Unquote(arg)
+		if err != nil {
+			tr.failf("R: wants a Go-quoted string: %v", err)
+		}
+		tr.out = append(tr.out, s...)
+	case "S:":
+		tr.flush()
+		if got := tr.readLine(); !strings.HasPrefix(got, arg) {
+			tr.failf("got %q, want a line starting with %q", got, arg)
+		}
+	case "S*":
+		tr.flush()
+		got := tr.readLine()
+		for tr.inReply {
+			got = tr.readLine()
+		}
+		if !strings.HasPrefix(got, arg) {
+			tr.failf("reply ends with %q, want a line starting with %q", got, arg)
+		}
+	case "S+", "S-":
+		tr.flush()
+		lines := tr.wholeReply()
+		found := false
+		for _, rl := range lines {
+			found = found || strings.Contains(rl, arg)
+		}
+		if found != (kind == "S+") {
+			tr.failf("reply %q: %s %q", lines, map[bool]string{true: "has", false: "lacks"}[found], arg)
+		}
+	case "!closed":
+		tr.flush()
+		tr.c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if l, err := tr.c.r.ReadString('\n'); err == nil || l != "" {
+			tr.failf("want the connection closed, got %q (%v)", l, err)
+		}
+	case "!starttls":
+		tr.flush()
+		if tr.tlsCli == nil {
+			tr.failf("!starttls needs @tls")
+		}
+		if tr.c.r.Buffered() != 0 {
+			tr.failf("server sent octets after its 220 to STARTTLS")
+		}
+		tc := tls.Client(tr.c.nc, tr.tlsCli)
+		if err := tc.Handshake(); err != nil {
+			tr.failf("TLS handshake: %v", err)
+		}
+		tr.c.nc, tr.c.r = tc, bufio.NewReader(tc)
+	case "!messages":
+		tr.flush()
+		n, err := strconv.Atoi(arg)
+		if err != nil {
+			tr.failf("!messages wants a number")
+		}
+		if got := len(tr.b.Messages()); got != n {
+			tr.failf("backend has %d messages, want %d", got, n)
+		}
+	case "!body", "!from", "!to":
+		want, err := strconv.Unquote(arg)
+		if err != nil {
+			tr.failf("%s wants a Go-quoted string: %v", kind, err)
+		}
+		msgs := tr.b.Messages()
+		if len(msgs) == 0 {
+			tr.failf("%s: no message", kind)
+		}
+		m := msgs[len(msgs)-1]
+		got := map[string]string{"!body": m.Body, "!from": m.From, "!to": strings.Join(m.To, ",")}[kind]
+		if got != want {
+			tr.failf("%s of the last message is %q, want %q", kind, got, want)
+		}
+	case "!sleep":
+		tr.flush()
+		d, err := time.ParseDuration(arg)
+		if err != nil {
+			tr.failf("!sleep: %v", err)
+		}
+		time.Sleep(d)
+	default:
+		tr.failf("unknown line %q", l)
+	}
+}
