@@ -10,6 +10,7 @@ type ParseError struct {
 	Msg      string
 }
 
+// Error returns the reply text, without code or enhanced code.
 func (e *ParseError) Error() string { return e.Msg }
 
 // Reply returns the reply a server sends for e.

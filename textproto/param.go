@@ -82,7 +82,7 @@ func parseParams(s string, i int, opt ParseOptions) (Params, *ParseError) {
 			p.Value, p.HasValue = s[v:i], true
 		}
 		if _, dup := params.Get(p.Keyword); dup {
-			return nil, &ParseError{501, enhArgs, "repeated parameter " + p.Keyword}
+			return nil, &ParseError{501, enhArgs, "repeated parameter " + safeToken(p.Keyword)}
 		}
 		params = append(params, p)
 	}

@@ -192,6 +192,7 @@ type ProtocolError struct {
 	Line string // the offending line, truncated, for diagnosis
 }
 
+// Error describes what was wrong; Line is left out.
 func (e *ProtocolError) Error() string { return "smtp protocol error: " + e.Msg }
 
 // protocolError keeps at most 64 octets of line, control bytes replaced by
