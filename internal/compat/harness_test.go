@@ -294,3 +294,6 @@ func toLF(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\r\n"), []byte("
 
 // toCRLF turns LF line ends into CRLF.
 func toCRLF(b []byte) []byte { return bytes.ReplaceAll(toLF(b), []byte("\n"), []byte("\r\n")) }
+
+// netDial connects to addr with a short timeout.
+func netDial(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, time.Second) }

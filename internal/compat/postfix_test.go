@@ -42,7 +42,8 @@ smtpd_tls_loglevel = 1
 
 // postfixReceiver is main.cf for an instance that receives: virtual
 // Maildir delivery of anything @test.example into vmail/catchall, STARTTLS,
-// AUTH through a Cyrus sasldb (alice / secret).
+// AUTH through a Cyrus sasldb (alice / secret); nobody@test.example is
+// refused.
 const postfixReceiver = `myhostname = mx.test.example
 virtual_mailbox_domains = test.example
 virtual_mailbox_base = %[1]s/vmail
@@ -56,6 +57,7 @@ smtpd_tls_security_level = may
 smtpd_sasl_auth_enable = yes
 smtpd_sasl_local_domain = test.example
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
+smtpd_recipient_restrictions = check_recipient_access inline:{ nobody@test.example=REJECT }
 `
 
 // needPostfix skips the test when Postfix cannot be run here.
