@@ -2,6 +2,8 @@ package sasl
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"hash"
 	"strings"
@@ -20,14 +22,39 @@ type scramServer struct {
 	serverFirst     string
 	combinedNonce   string
 	creds           ScramCredentials
+	unknownUser     error // the lookup's error for a user that does not exist
 	id              Identity
+}
+
+// madeUpSaltKey keys the salts made up for unknown users: random per
+// process, so a made-up salt is stable for a name, like a real one, and
+// cannot be told from one.
+var madeUpSaltKey = func() []byte {
+	k := make([]byte, 32)
+	rand.Read(k)
+	return k
+}()
+
+// madeUpCredentials are credentials no proof matches, for an unknown user.
+func (s *scramServer) madeUpCredentials(username string) ScramCredentials {
+	size := s.h().Size()
+	keys := make([]byte, 2*size)
+	rand.Read(keys)
+	return ScramCredentials{
+		Salt:       scramHMAC(sha256.New, madeUpSaltKey, s.mech+"\x00"+username)[:16],
+		Iterations: 4096,
+		StoredKey:  keys[:size],
+		ServerKey:  keys[size:],
+	}
 }
 
 // NewScramSHA1Server returns a SCRAM-SHA-1 server (RFC 5802) that verifies
 // the client against stored keys. lookup returns the ScramCredentials of a
 // user name (prepared with PrepareUsername: see there), or an error
-// wrapping ErrInvalidCredentials for an unknown user; other errors are
-// returned as they are. The proof is verified in constant time. After the
+// wrapping ErrInvalidCredentials for an unknown user, in which case the
+// server goes on with made-up credentials and fails with that error at the
+// proof, as for a wrong password, so as not to tell which users exist;
+// other errors are returned as they are. The proof is verified in constant time. After the
 // proof it sends "v=ServerSignature" as a challenge and is done on the
 // client's empty response. Identity reports the user name and the
 // authzid.
@@ -134,8 +161,15 @@ func (s *scramServer) serverFirstMessage(msg string) ([]byte, error) {
 	s.id.Authentication = username
 
 	creds, err := s.lookup(username)
-	if err != nil {
+	if err != nil && !isCredentialsError(err) {
 		return nil, err
+	}
+	if err != nil {
+		// An unknown user: go on with made-up credentials, so that the
+		// exchange fails at the proof as a wrong password does and does
+		// not tell which users exist (RFC 5802 section 9's advice).
+		s.unknownUser = err
+		creds = s.madeUpCredentials(username)
 	}
 	size := s.h().Size()
 	if creds.Iterations < 1 || len(creds.Salt) == 0 || len(creds.StoredKey) != size || len(creds.ServerKey) != size {
@@ -180,7 +214,10 @@ func (s *scramServer) serverFinalMessage(msg string) ([]byte, error) {
 	authMessage := s.clientFirstBare + "," + s.serverFirst + "," + withoutProof
 	clientSignature := scramHMAC(s.h, s.creds.StoredKey, authMessage)
 	clientKey := xorBytes(proof, clientSignature)
-	if !hmac.Equal(hashOf(s.h, clientKey), s.creds.StoredKey) {
+	if !hmac.Equal(hashOf(s.h, clientKey), s.creds.StoredKey) || s.unknownUser != nil {
+		if s.unknownUser != nil {
+			return nil, s.unknownUser
+		}
 		return nil, invalid(s.mech, "client proof does not match")
 	}
 	signature := scramHMAC(s.h, s.creds.ServerKey, authMessage)

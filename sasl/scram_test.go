@@ -222,14 +222,31 @@ func TestScramServerClientFirst(t *testing.T) {
 
 func TestScramServerLookupFailures(t *testing.T) {
 	v := scramVectors[1]
-	s := v.server(v.lookup(t, "pencil"))
-	_, _, err := s.Next([]byte("n,,n=nobody,r=abc"))
-	assert.ErrorIs(t, err, ErrInvalidCredentials, "unknown user")
+	// An unknown user gets a salt as a known one does (the same on every
+	// attempt), and fails at the proof with the lookup's error.
+	var salts [2]string
+	for i := range salts {
+		s := v.server(v.lookup(t, "pencil"))
+		first, _, err := s.Next([]byte("n,,n=nobody,r=abc"))
+		require.NoError(t, err, "an unknown user is not told at once")
+		assert.Regexp(t, `^r=abc%hvYDpWUa2RaTCAfuxFIlj\)hNlF\$k0,s=[A-Za-z0-9+/]{22}==,i=4096$`, string(first))
+		salts[i] = string(first)
+		c := newScramClient(v.mech, "nobody", "pencil", "")
+		c.nonce = "abc"
+		_, _, err = c.Start()
+		require.NoError(t, err)
+		final, err := c.Next(first)
+		require.NoError(t, err)
+		_, done, err := s.Next(final)
+		assert.False(t, done)
+		assert.ErrorIs(t, err, ErrInvalidCredentials)
+	}
+	assert.Equal(t, salts[0], salts[1])
 
-	s = v.server(func(string) (ScramCredentials, error) {
+	s := v.server(func(string) (ScramCredentials, error) {
 		return scramVectors[0].credentials(t, "pencil"), nil // SHA-1 keys for SHA-256
 	})
-	_, _, err = s.Next([]byte(v.clientFirst))
+	_, _, err := s.Next([]byte(v.clientFirst))
 	assert.Error(t, err)
 	assert.NotErrorIs(t, err, ErrInvalidCredentials)
 	assert.NotErrorIs(t, err, ErrMalformed)
