@@ -167,7 +167,7 @@ func (s *scramServer) serverFirstMessage(msg string) ([]byte, error) {
 	if err != nil {
 		// An unknown user: go on with made-up credentials, so that the
 		// exchange fails at the proof as a wrong password does and does
-		// not tell which users exist (RFC 5802 section 9's advice).
+		// not tell which users exist.
 		s.unknownUser = err
 		creds = s.madeUpCredentials(username)
 	}
