@@ -6,6 +6,8 @@ import (
 	"io"
 	"math/rand"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // benchBody returns a body of about size octets in lines of 78 octets plus
@@ -43,11 +45,18 @@ func stuffedBody(size int) []byte {
 
 const benchSize = 16 << 20
 
-func BenchmarkReader(b *testing.B) {
+func BenchmarkReader(b *testing.B) { benchmarkReader(b, 0) }
+
+// BenchmarkReaderMaxLine is BenchmarkReader with the line length limit a
+// server would set (RFC 5321 section 4.5.3.1.6: 1000 with the CRLF).
+func BenchmarkReaderMaxLine(b *testing.B) { benchmarkReader(b, 998) }
+
+func benchmarkReader(b *testing.B, maxLine int) {
 	wire := stuffedBody(benchSize)
 	src := bytes.NewReader(wire)
 	br := bufio.NewReaderSize(src, 64<<10)
 	d := NewReader(br)
+	d.MaxLineLength = maxLine
 	buf := make([]byte, 32<<10)
 	b.SetBytes(int64(len(wire)))
 	b.ReportAllocs()
@@ -87,4 +96,34 @@ func BenchmarkWriter(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func TestNoAllocation(t *testing.T) {
+	wire := stuffedBody(64 << 10)
+	src := bytes.NewReader(wire)
+	br := bufio.NewReaderSize(src, 4096)
+	d := NewReader(br)
+	buf := make([]byte, 1000)
+	reads := testing.AllocsPerRun(20, func() {
+		src.Reset(wire)
+		br.Reset(src)
+		d.Reset(br)
+		for {
+			if _, err := d.Read(buf); err != nil {
+				break
+			}
+		}
+	})
+	assert.Zero(t, reads, "Reader allocates")
+
+	body := benchBody(64 << 10)
+	w := NewWriter(io.Discard)
+	writes := testing.AllocsPerRun(20, func() {
+		w.Reset(io.Discard)
+		for p := body; len(p) > 0; p = p[min(len(p), 1000):] {
+			w.Write(p[:min(len(p), 1000)])
+		}
+		w.Close()
+	})
+	assert.Zero(t, writes, "Writer allocates")
 }
