@@ -142,6 +142,7 @@ type goSession struct {
 	rec   *recorder
 	conn  *gosmtp.Conn
 	users map[string]string
+	user  string // who authenticated
 	cur   received
 }
 
@@ -177,6 +178,7 @@ func (s *goSession) Data(r io.Reader) error {
 	m := s.cur
 	m.Data = data
 	_, m.TLS = s.conn.TLSConnectionState()
+	m.AuthUser = s.user
 	s.rec.add(m)
 	return nil
 }
@@ -194,7 +196,7 @@ func (s *goSession) AuthMechanisms() []string {
 func (s *goSession) Auth(mech string) (gosasl.Server, error) {
 	return gosasl.NewPlainServer(func(_, user, pass string) error {
 		if want, ok := s.users[user]; ok && want == pass {
-			s.cur.AuthUser = user
+			s.user = user
 			return nil
 		}
 		return errors.New("invalid credentials")
