@@ -128,6 +128,5 @@ func (s *pwSession) Auth(mech string) (sasl.Server, error) {
 	return nil, errors.New("unknown mechanism")
 }
 
-
 // startOurs starts the receiving server the peer tests deliver into: ours.
 func startOurs(t testing.TB, cfg recvConfig) *receiver { return startPostwire(t, cfg) }
