@@ -51,7 +51,7 @@ type Conn struct {
 	r     *bufio.Reader // nil while idle; from srv.readerPool
 	w     *bufio.Writer // nil when nothing is buffered; from srv.writerPool
 	in    connReader
-	small [64]byte // the first bytes of a command, read while idle
+	small [128]byte // the first bytes of a command, read while idle
 
 	deadline     time.Duration // the per-read timeout in force
 	dataDeadline time.Time     // end of the body, DataFinalTimeout after it began
