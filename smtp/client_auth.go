@@ -106,7 +106,9 @@ func (c *Client) Auth(ctx context.Context, a sasl.Client) error {
 				return c.cancelAuth(ctx, fmt.Errorf("smtp: AUTH %s: %w", mech, err))
 			}
 		}
-		c.line = append(clientAppendBase64(c.line[:0], resp), '\r', '\n')
+		// A zero-length response to a challenge is an empty line (RFC
+		// 4954 section 4); "=" is only for the initial response.
+		c.line = append(base64.StdEncoding.AppendEncode(c.line[:0], resp), '\r', '\n')
 		if err := c.writeSecret(ctx, c.line); err != nil {
 			return err
 		}
@@ -139,8 +141,12 @@ func (c *Client) cancelAuth(ctx context.Context, cause error) error {
 		return err
 	}
 	c.setDeadline(ctx, c.opts.CommandTimeout, DefaultCommandTimeout)
-	if _, err := c.readReply(ctx); err != nil {
+	r, err := c.readReply(ctx)
+	if err != nil {
 		return err
+	}
+	if r.Code >= 400 {
+		return fmt.Errorf("%w (server: %w)", cause, clientReplyError(r))
 	}
 	return cause
 }

@@ -38,11 +38,21 @@ func (s *clientSendState) fillChunk() (chunk []byte, eof bool, err error) {
 	buf := c.buffer()
 	out := buf[:size]
 	if s.binary {
-		n, err := io.ReadFull(s.body, out)
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return out[:n], true, nil
+		n := 0
+		for n < len(out) {
+			if err := s.interrupted(); err != nil {
+				return nil, false, err
+			}
+			k, err := s.body.Read(out[n:])
+			n += k
+			if err == io.EOF {
+				return out[:n], true, nil
+			}
+			if err != nil {
+				return nil, false, err
+			}
 		}
-		return out[:n], false, err
+		return out, false, nil
 	}
 	in := buf[size : size+size/2]
 	n := 0
@@ -50,6 +60,9 @@ func (s *clientSendState) fillChunk() (chunk []byte, eof bool, err error) {
 		room := (len(out) - n - 4) / 2
 		if room < 1 || n > 0 && room < min(256, len(out)/4) {
 			return out[:n], false, nil
+		}
+		if err := s.interrupted(); err != nil {
+			return nil, false, err
 		}
 		k, rerr := s.body.Read(in[:min(room, len(in))])
 		n += c.crlf.convert(out[n:], in[:k])

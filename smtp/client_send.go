@@ -369,6 +369,9 @@ func (s *clientSendState) sendBody() error {
 	c.dot.Reset(c.bw)
 	buf := c.buffer()[:32<<10]
 	for {
+		if err := s.interrupted(); err != nil {
+			return err
+		}
 		n, rerr := s.body.Read(buf)
 		if n > 0 {
 			c.setDeadline(s.ctx, c.opts.DataBlockTimeout, DefaultDataBlockTimeout)
@@ -441,4 +444,15 @@ func (s *clientSendState) verdict() error {
 		return errors.Join(errs...)
 	}
 	return nil
+}
+
+// interrupted checks, between reads of the body, whether the context has
+// ended: reading the body does not touch the network, so the deadline set
+// on the connection alone would not stop a slow body. Half a body may be
+// on the wire: the connection is dropped.
+func (s *clientSendState) interrupted() error {
+	if !s.c.interrupted.Load() {
+		return nil
+	}
+	return s.c.fail(fmt.Errorf("smtp: %w", s.ctx.Err()))
 }
