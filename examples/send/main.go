@@ -1,0 +1,180 @@
+// Command send sends one message to an SMTP or LMTP server with Postwire's
+// client and prints the server's replies.
+//
+//	go run ./examples/send -server 127.0.0.1:2525 -from a@example.org -to b@example.org message.eml
+//	echo "Subject: hi" | go run ./examples/send -to b@example.org -v
+//
+// The message is read from the file named on the command line, or from
+// standard input. -v prints the whole dialogue (credentials masked) on
+// standard error.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/postwire/postwire/sasl"
+	"github.com/postwire/postwire/smtp"
+)
+
+// recipients collects the repeatable -to flag.
+type recipients []string
+
+func (r *recipients) String() string     { return strings.Join(*r, ",") }
+func (r *recipients) Set(v string) error { *r = append(*r, v); return nil }
+
+func main() {
+	var to recipients
+	server := flag.String("server", "127.0.0.1:2525", "server `host:port`")
+	from := flag.String("from", "", "envelope sender (empty for the null reverse-path <>)")
+	flag.Var(&to, "to", "envelope recipient (repeatable)")
+	startTLS := flag.Bool("starttls", false, "upgrade with STARTTLS (RFC 3207); fail if not offered")
+	implicitTLS := flag.Bool("tls", false, "implicit TLS from the start (RFC 8314, port 465)")
+	insecure := flag.Bool("insecure-skip-verify", false, "do not verify the server's certificate")
+	authMech := flag.String("auth", "", "SASL mechanism: plain, login, cram-md5 or scram-sha-256")
+	user := flag.String("user", "", "user name for -auth")
+	password := flag.String("password", "", "password for -auth (default: $POSTWIRE_PASSWORD)")
+	lmtp := flag.Bool("lmtp", false, "speak LMTP (RFC 2033)")
+	noPipelining := flag.Bool("no-pipelining", false, "send each command in lock-step")
+	chunking := flag.Bool("chunking", false, "send the body with BDAT (RFC 3030); fail if not offered")
+	smtputf8 := flag.Bool("smtputf8", false, "ask for SMTPUTF8 (RFC 6531); automatic for non-ASCII addresses")
+	localName := flag.String("name", "localhost", "name to send with EHLO")
+	timeout := flag.Duration("timeout", 2*time.Minute, "give up after this long")
+	verbose := flag.Bool("v", false, "print the whole dialogue on standard error")
+	flag.Parse()
+
+	if err := run(config{
+		server: *server, from: *from, to: to, startTLS: *startTLS, implicitTLS: *implicitTLS,
+		insecure: *insecure, authMech: *authMech, user: *user, password: *password, lmtp: *lmtp,
+		noPipelining: *noPipelining, chunking: *chunking, smtputf8: *smtputf8, localName: *localName,
+		timeout: *timeout, verbose: *verbose, file: flag.Arg(0),
+	}); err != nil {
+		fmt.Fprintln(os.Stderr, "send:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	server, from, authMech, user, password, localName, file string
+	to                                                      []string
+	startTLS, implicitTLS, insecure, lmtp                   bool
+	noPipelining, chunking, smtputf8, verbose               bool
+	timeout                                                 time.Duration
+}
+
+func run(cfg config) error {
+	if len(cfg.to) == 0 {
+		return errors.New("at least one -to is needed")
+	}
+	body, err := openMessage(cfg.file)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
+	defer cancel()
+
+	opts := &smtp.DialOptions{
+		LocalName:         cfg.localName,
+		LMTP:              cfg.lmtp,
+		DisablePipelining: cfg.noPipelining,
+		Chunking:          cfg.chunking,
+		TLSConfig:         &tls.Config{InsecureSkipVerify: cfg.insecure},
+	}
+	if cfg.verbose {
+		opts.Trace = os.Stderr
+	}
+	dial := smtp.Dial
+	if cfg.implicitTLS {
+		dial = smtp.DialTLS
+	}
+	c, err := dial(ctx, cfg.server, opts)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	fmt.Printf("greeting: 220 %s\n", c.Greeting())
+	if err := c.Hello(ctx, ""); err != nil {
+		return err
+	}
+	fmt.Printf("hello: 250, extensions %s\n", strings.Join(c.Extensions().Keywords(), " "))
+	if cfg.startTLS {
+		if err := c.StartTLS(ctx, nil); err != nil {
+			return err
+		}
+		state, _ := c.TLSConnectionState()
+		fmt.Printf("starttls: 220, %s; extensions now %s\n", tls.VersionName(state.Version),
+			strings.Join(c.Extensions().Keywords(), " "))
+	}
+	if cfg.chunking && !c.Extensions().Has("CHUNKING") {
+		return errors.New("-chunking: the server does not offer CHUNKING")
+	}
+	if cfg.authMech != "" {
+		mech, err := mechanism(cfg)
+		if err != nil {
+			return err
+		}
+		if err := c.Auth(ctx, mech); err != nil {
+			return err
+		}
+		fmt.Printf("auth: 235 authenticated with %s\n", strings.ToUpper(cfg.authMech))
+	}
+
+	env := &smtp.Envelope{From: cfg.from, To: cfg.to}
+	if cfg.smtputf8 {
+		env.MailOptions = &smtp.MailOptions{UTF8: true}
+	}
+	res, sendErr := c.Send(ctx, env, body)
+	if res != nil {
+		for _, r := range res.Recipients {
+			if r.Err != nil {
+				fmt.Printf("recipient <%s>: %v\n", r.Address, r.Err)
+			} else {
+				fmt.Printf("recipient <%s>: accepted\n", r.Address)
+			}
+		}
+		if sendErr == nil {
+			fmt.Printf("message: 250 %s\n", res.Reply)
+		}
+	}
+	if sendErr != nil {
+		return sendErr
+	}
+	if err := c.Quit(ctx); err != nil {
+		return err
+	}
+	fmt.Println("quit: 221")
+	return nil
+}
+
+func openMessage(file string) (io.ReadCloser, error) {
+	if file == "" || file == "-" {
+		return io.NopCloser(os.Stdin), nil
+	}
+	return os.Open(file)
+}
+
+func mechanism(cfg config) (sasl.Client, error) {
+	password := cfg.password
+	if password == "" {
+		password = os.Getenv("POSTWIRE_PASSWORD")
+	}
+	switch strings.ToLower(cfg.authMech) {
+	case "plain":
+		return sasl.NewPlainClient("", cfg.user, password), nil
+	case "login":
+		return sasl.NewLoginClient(cfg.user, password), nil
+	case "cram-md5":
+		return sasl.NewCramMD5Client(cfg.user, password), nil
+	case "scram-sha-256":
+		return sasl.NewScramSHA256Client(cfg.user, password, ""), nil
+	}
+	return nil, fmt.Errorf("-auth %q: want plain, login, cram-md5 or scram-sha-256", cfg.authMech)
+}
