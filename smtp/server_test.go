@@ -36,7 +36,6 @@ import (
 //	RCPT to unknown@...    550 5.1.1
 //	RCPT to lmtpfail@...   accepted; LMTPData gives it 550 5.2.1
 //	a body containing REJECT-BODY: 554 5.6.0 after reading it all
-//	a body containing STOP-EARLY: Data returns nil after 10 octets
 
 type srvMessage struct {
 	From     string
@@ -55,8 +54,10 @@ type srvBackend struct {
 	auth      bool // sessions offer PLAIN and LOGIN, user "user" password "pass"
 	verify    bool // sessions implement VerifySession
 	lmtp      bool // sessions implement LMTPSession
+	earlyStop bool // Data returns nil after reading 10 octets
 	lastConn  *Conn
-	ctxErrors []error
+	mailCtx   context.Context // the context given to the last Mail
+	authResp  [][]byte        // responses the X-TEST mechanism received
 }
 
 func (b *srvBackend) NewSession(c *Conn) (Session, error) {
@@ -98,6 +99,9 @@ func (s *srvSession) Mail(ctx context.Context, from string, opts *MailOptions) e
 		panic("backend panic")
 	}
 	s.cur = srvMessage{From: from, Opts: *opts}
+	s.b.mu.Lock()
+	s.b.mailCtx = ctx
+	s.b.mu.Unlock()
 	return nil
 }
 
@@ -139,16 +143,10 @@ func (s *srvSession) data(r io.Reader) error {
 	return nil
 }
 
-// stopEarly is set by a test to make Data return before the body's end.
-var srvStopEarly struct {
-	sync.Mutex
-	on bool
-}
-
 func (b *srvBackend) stopEarly() bool {
-	srvStopEarly.Lock()
-	defer srvStopEarly.Unlock()
-	return srvStopEarly.on
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.earlyStop
 }
 
 func (s *srvSession) Reset() {
@@ -167,7 +165,29 @@ func (s *srvSession) Logout() error {
 
 type srvAuthSession struct{ *srvSession }
 
-func (s *srvAuthSession) AuthMechanisms() []string { return []string{sasl.Plain, sasl.Login} }
+func (s *srvAuthSession) AuthMechanisms() []string {
+	return []string{sasl.Plain, sasl.Login, "X-TEST", "X-BROKEN"}
+}
+
+// srvTestMech is the X-TEST mechanism: it records each response; a nil
+// first response gets the challenge "go"; "ok" succeeds; "final" succeeds
+// with additional data "bye"; anything else fails.
+type srvTestMech struct{ b *srvBackend }
+
+func (m srvTestMech) Next(resp []byte) ([]byte, bool, error) {
+	m.b.mu.Lock()
+	m.b.authResp = append(m.b.authResp, resp)
+	m.b.mu.Unlock()
+	switch {
+	case resp == nil:
+		return []byte("go"), false, nil
+	case string(resp) == "ok":
+		return nil, true, nil
+	case string(resp) == "final":
+		return []byte("bye"), true, nil
+	}
+	return nil, false, sasl.ErrInvalidCredentials
+}
 
 func (s *srvAuthSession) Auth(mech string) (sasl.Server, error) {
 	check := func(identity, user, pass string) error {
@@ -181,6 +201,10 @@ func (s *srvAuthSession) Auth(mech string) (sasl.Server, error) {
 		return sasl.NewPlainServer(check), nil
 	case sasl.Login:
 		return sasl.NewLoginServer(func(u, p string) error { return check("", u, p) }), nil
+	case "X-TEST":
+		return srvTestMech{s.b}, nil
+	case "X-BROKEN":
+		return nil, errors.New("mechanism backend down")
 	}
 	return nil, &Error{Code: 504, Enhanced: EnhancedCode{5, 5, 4}, Message: "Unrecognized authentication type"}
 }
