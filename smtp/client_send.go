@@ -37,6 +37,8 @@ type SendResult struct {
 	// Reply is the text of the server's reply to the body (in LMTP mode
 	// the first success), often with a queue identifier.
 	Reply string
+	// Err is the error Send returned for this message.
+	Err error
 
 	one [1]RecipientResult // storage for the common single recipient
 }
@@ -84,55 +86,11 @@ func (c *Client) Send(ctx context.Context, env *Envelope, body io.Reader) (*Send
 	if err := c.hello(ctx); err != nil {
 		return nil, err
 	}
-	mo := env.MailOptions
-	utf8, err := c.envelopeUTF8(mo != nil && mo.UTF8, env.From, env.To)
+	res := &SendResult{}
+	s, err := c.prepare(ctx, env, body, res, c.needReset || c.mailOpened)
 	if err != nil {
 		return nil, err
 	}
-	binary := mo != nil && mo.Body == BodyBinaryMIME
-	s := clientSendState{
-		c:      c,
-		ctx:    ctx,
-		body:   body,
-		rset:   c.needReset || c.mailOpened,
-		binary: binary,
-		bdat:   binary || c.opts.Chunking && c.ext.Has(extensions.Chunking),
-	}
-
-	// Build and check every command line before writing any.
-	b, ends := c.line[:0], c.lineEnds[:0]
-	if s.rset {
-		b = append(b, "RSET\r\n"...)
-		ends = append(ends, len(b))
-	}
-	if b, err = c.appendMail(b, env.From, mo, utf8); err != nil {
-		c.line = b[:0]
-		return nil, err
-	}
-	ends = append(ends, len(b))
-	for i, to := range env.To {
-		var ro *RcptOptions
-		if env.RcptOptions != nil {
-			ro = env.RcptOptions[i]
-		}
-		if b, err = c.appendRcpt(b, to, ro, utf8); err != nil {
-			c.line = b[:0]
-			return nil, err
-		}
-		ends = append(ends, len(b))
-	}
-	c.line, c.lineEnds = b, ends
-
-	res := &SendResult{}
-	if len(env.To) == 1 {
-		res.Recipients = res.one[:]
-	} else {
-		res.Recipients = make([]RecipientResult, len(env.To))
-	}
-	for i, to := range env.To {
-		res.Recipients[i].Address = to
-	}
-	s.res = res
 	if err := c.begin(ctx, c.opts.CommandTimeout, DefaultCommandTimeout); err != nil {
 		return res, err
 	}
@@ -146,7 +104,65 @@ func (c *Client) Send(ctx context.Context, env *Envelope, body io.Reader) (*Send
 	if err != nil && c.err == nil {
 		c.needReset = true
 	}
+	res.Err = err
 	return res, err
+}
+
+// prepare checks env and builds its command lines (RSET first when rset)
+// into c.line, without writing anything, and sets up res.
+func (c *Client) prepare(ctx context.Context, env *Envelope, body io.Reader, res *SendResult, rset bool) (clientSendState, error) {
+	if env == nil || len(env.To) == 0 {
+		return clientSendState{}, errors.New("smtp: Send needs at least one recipient")
+	}
+	if env.RcptOptions != nil && len(env.RcptOptions) != len(env.To) {
+		return clientSendState{}, errors.New("smtp: Envelope.RcptOptions must be nil or match To")
+	}
+	mo := env.MailOptions
+	utf8, err := c.envelopeUTF8(mo != nil && mo.UTF8, env.From, env.To)
+	if err != nil {
+		return clientSendState{}, err
+	}
+	binary := mo != nil && mo.Body == BodyBinaryMIME
+	s := clientSendState{
+		c:      c,
+		ctx:    ctx,
+		body:   body,
+		rset:   rset,
+		binary: binary,
+		bdat:   binary || c.opts.Chunking && c.ext.Has(extensions.Chunking),
+	}
+	b, ends := c.line[:0], c.lineEnds[:0]
+	if rset {
+		b = append(b, "RSET\r\n"...)
+		ends = append(ends, len(b))
+	}
+	if b, err = c.appendMail(b, env.From, mo, utf8); err != nil {
+		c.line = b[:0]
+		return clientSendState{}, err
+	}
+	ends = append(ends, len(b))
+	for i, to := range env.To {
+		var ro *RcptOptions
+		if env.RcptOptions != nil {
+			ro = env.RcptOptions[i]
+		}
+		if b, err = c.appendRcpt(b, to, ro, utf8); err != nil {
+			c.line = b[:0]
+			return clientSendState{}, err
+		}
+		ends = append(ends, len(b))
+	}
+	c.line, c.lineEnds = b, ends
+	if len(env.To) == 1 {
+		res.Recipients = res.one[:]
+	} else {
+		res.Recipients = make([]RecipientResult, len(env.To))
+	}
+	for i, to := range env.To {
+		res.Recipients[i] = RecipientResult{Address: to}
+	}
+	s.res = res
+	return s, nil
 }
 
 // clientSendState is one Send in progress.
@@ -362,10 +378,23 @@ func (s *clientSendState) failAccepted(what string, err *Error) error {
 // the verdict.
 func (s *clientSendState) sendBody() error {
 	c := s.c
-	c.setDeadline(s.ctx, c.opts.DataBlockTimeout, DefaultDataBlockTimeout)
 	if err := c.checkNothingPending(); err != nil {
 		return err
 	}
+	if err := s.writeBody(); err != nil {
+		return err
+	}
+	if err := c.flush(s.ctx); err != nil {
+		return err
+	}
+	return s.verdict()
+}
+
+// writeBody streams the body through the dot-stuffer into the buffered
+// writer, final dot included; the caller flushes.
+func (s *clientSendState) writeBody() error {
+	c := s.c
+	c.setDeadline(s.ctx, c.opts.DataBlockTimeout, DefaultDataBlockTimeout)
 	c.dot.Reset(c.bw)
 	buf := c.buffer()[:32<<10]
 	for {
@@ -393,10 +422,7 @@ func (s *clientSendState) sendBody() error {
 	if err := c.dot.Close(); err != nil {
 		return c.ioFail(s.ctx, err)
 	}
-	if err := c.flush(s.ctx); err != nil {
-		return err
-	}
-	return s.verdict()
+	return nil
 }
 
 // verdict reads the replies to the end of the body: one, or in LMTP mode
