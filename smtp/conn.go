@@ -23,8 +23,11 @@ import (
 type Conn struct {
 	srv *Server
 	nc  net.Conn // the connection; a *tls.Conn after STARTTLS or with implicit TLS
+	raw net.Conn // the accepted connection, for other goroutines to close or wake
 
-	mu       sync.Mutex // guards the fields read by the exported methods
+	mu          sync.Mutex // guards the fields read by the exported methods, idle and interrupted
+	idle        bool       // waiting for a command outside a transaction: Shutdown may wake it
+	interrupted bool       // Shutdown moved the read deadline
 	remote   net.Addr   // the client, as the PROXY protocol or XCLIENT may tell it
 	local    net.Addr
 	helo     string
@@ -45,8 +48,9 @@ type Conn struct {
 	errors       int
 	authFailures int
 	closing      bool // the reply in progress is the last one
-	idle         atomic.Bool
 	closed       atomic.Bool
+	readDL       time.Time // the read deadline last set
+	writeDL      time.Time // the write deadline last set
 
 	r     *bufio.Reader // nil while idle; from srv.readerPool
 	w     *bufio.Writer // nil when nothing is buffered; from srv.writerPool
@@ -68,7 +72,7 @@ type Conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *Conn {
-	c := &Conn{srv: s, nc: nc, remote: nc.RemoteAddr(), local: nc.LocalAddr()}
+	c := &Conn{srv: s, nc: nc, raw: nc, remote: nc.RemoteAddr(), local: nc.LocalAddr()}
 	c.in.c = c
 	c.ctx, c.cancel = context.WithCancel(s.baseCtx)
 	c.dot.AllowBareLineEndings = s.AllowBareLineEndings
@@ -133,7 +137,11 @@ func (c *Conn) Server() *Server { return c.srv }
 
 // NetConn returns the underlying connection (a *tls.Conn when TLS is in
 // force). Writing to it or reading from it breaks the session.
-func (c *Conn) NetConn() net.Conn { return c.nc }
+func (c *Conn) NetConn() net.Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nc
+}
 
 // setLimits sets the command line limits for the extensions in force.
 func (c *Conn) setLimits() {
@@ -238,15 +246,18 @@ func (c *Conn) finish() {
 
 func (c *Conn) closeNow() {
 	if c.closed.CompareAndSwap(false, true) {
-		c.nc.Close()
+		c.raw.Close()
 	}
 }
 
 // interruptIfIdle is Shutdown's hook: a connection waiting for a command
 // outside any transaction is woken so that it says 421 4.3.2 and closes.
 func (c *Conn) interruptIfIdle() {
-	if c.idle.Load() {
-		c.nc.SetReadDeadline(time.Unix(1, 0))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.idle {
+		c.interrupted = true
+		c.raw.SetReadDeadline(time.Unix(1, 0))
 	}
 }
 
@@ -265,7 +276,8 @@ func (c *Conn) readFailed(err error) {
 		return
 	}
 	c.closing = true
-	c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	c.writeDL = time.Now().Add(10 * time.Second)
+	c.nc.SetWriteDeadline(c.writeDL)
 	c.flush()
 }
 

@@ -38,12 +38,33 @@ func (r *connReader) Read(p []byte) (int, error) {
 
 // setReadDeadline arms the timeout of the next network read: the command
 // timeout, or the body block timeout capped by the end of the body.
+//
+// Moving a deadline costs a timer update, so a deadline that would move
+// later by less than 1/64 of its timeout is left as it is: a command may
+// get up to 1.6% less time than the setting, never more.
 func (c *Conn) setReadDeadline() {
-	d := time.Now().Add(c.readTimeout())
+	timeout := c.readTimeout()
+	d := time.Now().Add(timeout)
 	if !c.dataDeadline.IsZero() && d.After(c.dataDeadline) {
 		d = c.dataDeadline
 	}
+	if !c.readDL.IsZero() && !d.Before(c.readDL) && d.Sub(c.readDL) < timeout/64 {
+		return
+	}
+	c.readDL = d
 	c.nc.SetReadDeadline(d)
+}
+
+// setWriteDeadline arms the timeout of the next write, with the same
+// economy as setReadDeadline.
+func (c *Conn) setWriteDeadline() {
+	timeout := orDefault(c.srv.WriteTimeout, DefaultWriteTimeout)
+	d := time.Now().Add(timeout)
+	if !c.writeDL.IsZero() && !d.Before(c.writeDL) && d.Sub(c.writeDL) < timeout/64 {
+		return
+	}
+	c.writeDL = d
+	c.nc.SetWriteDeadline(d)
 }
 
 func (c *Conn) readTimeout() time.Duration {
@@ -114,13 +135,18 @@ func (c *Conn) waitForInput() error {
 	c.releaseReader()
 	interruptible := !c.state.inTransaction()
 	c.setReadDeadline()
-	c.idle.Store(interruptible)
+	// Shutdown sets srv.closing, then wakes the connections it finds idle
+	// (interruptIfIdle, under c.mu): either this one sees closing here, or
+	// Shutdown sees it idle and moves its read deadline.
+	c.mu.Lock()
+	c.idle = interruptible
+	c.mu.Unlock()
 	if interruptible && c.srv.closing.Load() {
-		c.idle.Store(false)
+		c.setIdle(false)
 		return errShuttingDown
 	}
 	n, err := c.nc.Read(c.small[:])
-	c.idle.Store(false)
+	c.setIdle(false)
 	if n == 0 {
 		if err == nil {
 			err = io.ErrNoProgress
@@ -131,6 +157,18 @@ func (c *Conn) waitForInput() error {
 	c.r = c.srv.readerPool.Get().(*bufio.Reader)
 	c.r.Reset(&c.in)
 	return nil
+}
+
+// setIdle records whether the connection waits for a command outside a
+// transaction, and notes a deadline moved by Shutdown meanwhile.
+func (c *Conn) setIdle(idle bool) {
+	c.mu.Lock()
+	c.idle = idle
+	if c.interrupted {
+		c.interrupted = false
+		c.readDL = time.Time{} // set it again before the next read
+	}
+	c.mu.Unlock()
 }
 
 // releaseReader returns the bufio.Reader to the pool when it holds no

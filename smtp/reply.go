@@ -3,7 +3,6 @@ package smtp
 import (
 	"bufio"
 	"errors"
-	"time"
 
 	"github.com/postwire/postwire/textproto"
 )
@@ -32,7 +31,7 @@ func (c *Conn) flush() error {
 	}
 	var err error
 	if w.Buffered() > 0 {
-		c.nc.SetWriteDeadline(time.Now().Add(orDefault(c.srv.WriteTimeout, DefaultWriteTimeout)))
+		c.setWriteDeadline()
 		err = w.Flush()
 	}
 	w.Reset(nil)
