@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -16,67 +15,6 @@ import (
 	"github.com/postwire/postwire/extensions"
 	"github.com/postwire/postwire/textproto"
 )
-
-// Default timeouts of a client, from RFC 5321 section 4.5.3.2.
-const (
-	DefaultGreetingTimeout  = 5 * time.Minute  // 4.5.3.2.1, initial 220 message
-	DefaultCommandTimeout   = 5 * time.Minute  // 4.5.3.2.2 and .3, MAIL and RCPT (and every other command)
-	DefaultDataInitTimeout  = 2 * time.Minute  // 4.5.3.2.4, the 354 reply to DATA
-	DefaultDataBlockTimeout = 3 * time.Minute  // 4.5.3.2.5, each block of the body
-	DefaultDataTermTimeout  = 10 * time.Minute // 4.5.3.2.6, the reply to the final dot
-)
-
-// DialOptions are the settings of a Client. The zero value (or nil) is
-// usable: EHLO localhost, the timeouts of RFC 5321 section 4.5.3.2,
-// pipelining when the server offers it, DATA rather than BDAT.
-type DialOptions struct {
-	// LocalName is the name sent with EHLO, HELO or LHLO: a domain or an
-	// address literal such as "[192.0.2.1]" (RFC 5321 section 4.1.1.1).
-	// Default "localhost".
-	LocalName string
-	// TLSConfig is used by DialTLS, DialStartTLS and by StartTLS when it is
-	// given nil. When its ServerName is empty the host of the dialled
-	// address is used.
-	TLSConfig *tls.Config
-	// LMTP speaks LMTP (RFC 2033): LHLO instead of EHLO, and one reply per
-	// accepted recipient after the body.
-	LMTP bool
-	// DisablePipelining sends every command in lock-step even when the
-	// server offers PIPELINING (RFC 2920).
-	DisablePipelining bool
-	// Chunking sends bodies with BDAT (RFC 3030) when the server offers
-	// CHUNKING. BDAT is always used for BODY=BINARYMIME, which requires it.
-	Chunking bool
-	// ChunkSize is the largest BDAT chunk; 0 means 64 KiB.
-	ChunkSize int
-	// AllowInsecureAuth lets Auth send a password or bearer token (PLAIN,
-	// LOGIN, XOAUTH2, OAUTHBEARER and unknown mechanisms) over a
-	// connection that is neither TLS nor to a loopback address.
-	AllowInsecureAuth bool
-
-	// Timeouts; 0 means the RFC 5321 default above, a negative value none.
-	// The context given to each call may end it sooner.
-	GreetingTimeout  time.Duration
-	CommandTimeout   time.Duration
-	DataInitTimeout  time.Duration
-	DataBlockTimeout time.Duration
-	DataTermTimeout  time.Duration
-
-	// MaxReplyLineLength and MaxReplyLines cap one server reply; 0 means
-	// the textproto.ReplyReader defaults. A longer reply is a protocol
-	// error and the connection is closed.
-	MaxReplyLineLength int
-	MaxReplyLines      int
-
-	// Trace, when set, receives the whole dialogue as it crosses the wire,
-	// after TLS: "C: " before each line the client writes, "S: " before
-	// each line the server writes. SASL exchanges are masked.
-	Trace io.Writer
-
-	// Dialer dials the TCP connection for Dial, DialTLS and DialStartTLS;
-	// nil means a net.Dialer with default settings.
-	Dialer *net.Dialer
-}
 
 // Client is a connection to an SMTP or LMTP server (RFC 5321, RFC 2033).
 // Its methods must not be called concurrently. After any error that leaves
@@ -170,13 +108,6 @@ func DialStartTLS(ctx context.Context, addr string, opts *DialOptions) (*Client,
 func NewClient(conn net.Conn, opts *DialOptions) (*Client, error) {
 	_, isTLS := conn.(*tls.Conn)
 	return clientStart(context.Background(), conn, "", isTLS, opts)
-}
-
-func clientDialer(opts *DialOptions) *net.Dialer {
-	if opts != nil && opts.Dialer != nil {
-		return opts.Dialer
-	}
-	return &net.Dialer{}
 }
 
 func clientStart(ctx context.Context, conn net.Conn, addr string, isTLS bool, opts *DialOptions) (*Client, error) {
@@ -358,159 +289,6 @@ func (c *Client) Close() error {
 		return nil
 	}
 	return err
-}
-
-// cmd writes one command line, verb followed by arg (arg has been checked),
-// and reads its reply. A 4xx or 5xx reply is not an error here: callers
-// decide.
-func (c *Client) cmd(ctx context.Context, timeout, def time.Duration, verb, arg string) (textproto.Reply, error) {
-	b := append(c.line[:0], verb...)
-	b = append(b, arg...)
-	c.line = append(b, '\r', '\n')
-	return c.roundTrip(ctx, timeout, def, c.line)
-}
-
-// roundTrip writes line (CRLF included) and reads the reply.
-func (c *Client) roundTrip(ctx context.Context, timeout, def time.Duration, line []byte) (textproto.Reply, error) {
-	if err := c.begin(ctx, timeout, def); err != nil {
-		return textproto.Reply{}, err
-	}
-	defer c.end()
-	if err := c.checkNothingPending(); err != nil {
-		return textproto.Reply{}, err
-	}
-	c.bw.Write(line)
-	if err := c.flush(ctx); err != nil {
-		return textproto.Reply{}, err
-	}
-	return c.readReply(ctx)
-}
-
-// checkNothingPending makes sure the server has sent nothing that no
-// command asked for: such bytes would later be read as the reply to the
-// next command (RFC 5321 section 4.2; the response-injection class of
-// CVE-2011-0411).
-func (c *Client) checkNothingPending() error {
-	if c.br.Buffered() > 0 {
-		return c.fail(&textproto.ProtocolError{Msg: "server sent a reply with no command pending"})
-	}
-	return nil
-}
-
-func (c *Client) flush(ctx context.Context) error {
-	if err := c.bw.Flush(); err != nil {
-		return c.ioFail(ctx, err)
-	}
-	return nil
-}
-
-// readReply reads one reply; a protocol error or an I/O error closes the
-// connection.
-func (c *Client) readReply(ctx context.Context) (textproto.Reply, error) {
-	r, err := c.rr.ReadReply()
-	if err != nil {
-		var pe *textproto.ProtocolError
-		if errors.As(err, &pe) {
-			return r, c.fail(err)
-		}
-		return r, c.ioFail(ctx, err)
-	}
-	return r, nil
-}
-
-// fail closes the connection and makes err sticky.
-func (c *Client) fail(err error) error {
-	if c.err == nil || c.err == net.ErrClosed {
-		c.err = err
-	}
-	c.netConn.Close()
-	return err
-}
-
-// ioFail turns a network error into the error the caller sees: the
-// context's error when it ended the call; otherwise, as RFC 5321 section
-// 3.8 asks, a temporary failure (*Error 451 4.4.2, errors.As finds it and
-// Temporary reports true) that also wraps the network error for errors.Is.
-func (c *Client) ioFail(ctx context.Context, err error) error {
-	if c.err != nil && c.err != net.ErrClosed {
-		return c.err
-	}
-	if cerr := ctx.Err(); cerr != nil && c.interrupted.Load() {
-		return c.fail(fmt.Errorf("smtp: %w", cerr))
-	}
-	if c.quitd {
-		return c.fail(err)
-	}
-	return c.fail(&clientLostError{
-		smtp: &Error{Code: 451, Enhanced: EnhancedCode{4, 4, 2}, Message: "connection lost: " + err.Error()},
-		err:  err,
-	})
-}
-
-// clientLostError is a connection that broke mid-dialogue: both the 451 of
-// RFC 5321 section 3.8 and the network error.
-type clientLostError struct {
-	smtp *Error
-	err  error
-}
-
-func (e *clientLostError) Error() string   { return "smtp: " + e.smtp.Message }
-func (e *clientLostError) Unwrap() []error { return []error{e.smtp, e.err} }
-
-// Temporary is true: a transaction cut by a lost connection may be retried.
-func (e *clientLostError) Temporary() bool { return true }
-
-// begin arms the deadline and the context watcher of one call.
-func (c *Client) begin(ctx context.Context, timeout, def time.Duration) error {
-	if c.err != nil {
-		return c.err
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("smtp: %w", err)
-	}
-	c.interrupted.Store(false)
-	c.setDeadline(ctx, timeout, def)
-	if ctx.Done() != nil {
-		c.stop = context.AfterFunc(ctx, c.interruptFn)
-	}
-	return nil
-}
-
-// end disarms the context watcher.
-func (c *Client) end() {
-	if c.stop != nil {
-		c.stop()
-		c.stop = nil
-	}
-}
-
-// setDeadline sets the connection's deadline to timeout from now (def when
-// timeout is 0, none when negative) or the context's deadline if sooner.
-func (c *Client) setDeadline(ctx context.Context, timeout, def time.Duration) {
-	if timeout == 0 {
-		timeout = def
-	}
-	var d time.Time
-	if timeout > 0 {
-		d = time.Now().Add(timeout)
-	}
-	if cd, ok := ctx.Deadline(); ok && (d.IsZero() || cd.Before(d)) {
-		d = cd
-	}
-	c.netConn.SetDeadline(d)
-	if c.interrupted.Load() {
-		c.netConn.SetDeadline(clientLongAgo)
-	}
-}
-
-// clientLongAgo is a deadline in the past: blocked reads and writes return
-// at once.
-var clientLongAgo = time.Unix(1, 0)
-
-// interrupt runs when the context of the call in progress ends.
-func (c *Client) interrupt() {
-	c.interrupted.Store(true)
-	c.netConn.SetDeadline(clientLongAgo)
 }
 
 // clientReplyError returns the *Error for a reply.

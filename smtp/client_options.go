@@ -1,0 +1,76 @@
+package smtp
+
+import (
+	"crypto/tls"
+	"io"
+	"net"
+	"time"
+)
+
+// Default timeouts of a client, from RFC 5321 section 4.5.3.2.
+const (
+	DefaultGreetingTimeout  = 5 * time.Minute  // 4.5.3.2.1, initial 220 message
+	DefaultCommandTimeout   = 5 * time.Minute  // 4.5.3.2.2 and .3, MAIL and RCPT (and every other command)
+	DefaultDataInitTimeout  = 2 * time.Minute  // 4.5.3.2.4, the 354 reply to DATA
+	DefaultDataBlockTimeout = 3 * time.Minute  // 4.5.3.2.5, each block of the body
+	DefaultDataTermTimeout  = 10 * time.Minute // 4.5.3.2.6, the reply to the final dot
+)
+
+// DialOptions are the settings of a Client. The zero value (or nil) is
+// usable: EHLO localhost, the timeouts of RFC 5321 section 4.5.3.2,
+// pipelining when the server offers it, DATA rather than BDAT.
+type DialOptions struct {
+	// LocalName is the name sent with EHLO, HELO or LHLO: a domain or an
+	// address literal such as "[192.0.2.1]" (RFC 5321 section 4.1.1.1).
+	// Default "localhost".
+	LocalName string
+	// TLSConfig is used by DialTLS, DialStartTLS and by StartTLS when it is
+	// given nil. When its ServerName is empty the host of the dialled
+	// address is used.
+	TLSConfig *tls.Config
+	// LMTP speaks LMTP (RFC 2033): LHLO instead of EHLO, and one reply per
+	// accepted recipient after the body.
+	LMTP bool
+	// DisablePipelining sends every command in lock-step even when the
+	// server offers PIPELINING (RFC 2920).
+	DisablePipelining bool
+	// Chunking sends bodies with BDAT (RFC 3030) when the server offers
+	// CHUNKING. BDAT is always used for BODY=BINARYMIME, which requires it.
+	Chunking bool
+	// ChunkSize is the largest BDAT chunk; 0 means 64 KiB.
+	ChunkSize int
+	// AllowInsecureAuth lets Auth send a password or bearer token (PLAIN,
+	// LOGIN, XOAUTH2, OAUTHBEARER and unknown mechanisms) over a
+	// connection that is neither TLS nor to a loopback address.
+	AllowInsecureAuth bool
+
+	// Timeouts; 0 means the RFC 5321 default above, a negative value none.
+	// The context given to each call may end it sooner.
+	GreetingTimeout  time.Duration
+	CommandTimeout   time.Duration
+	DataInitTimeout  time.Duration
+	DataBlockTimeout time.Duration
+	DataTermTimeout  time.Duration
+
+	// MaxReplyLineLength and MaxReplyLines cap one server reply; 0 means
+	// the textproto.ReplyReader defaults. A longer reply is a protocol
+	// error and the connection is closed.
+	MaxReplyLineLength int
+	MaxReplyLines      int
+
+	// Trace, when set, receives the whole dialogue as it crosses the wire,
+	// after TLS: "C: " before each line the client writes, "S: " before
+	// each line the server writes. SASL exchanges are masked.
+	Trace io.Writer
+
+	// Dialer dials the TCP connection for Dial, DialTLS and DialStartTLS;
+	// nil means a net.Dialer with default settings.
+	Dialer *net.Dialer
+}
+
+func clientDialer(opts *DialOptions) *net.Dialer {
+	if opts != nil && opts.Dialer != nil {
+		return opts.Dialer
+	}
+	return &net.Dialer{}
+}
