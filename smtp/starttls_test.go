@@ -141,3 +141,25 @@ func TestListenAndServeTLSBadFiles(t *testing.T) {
 	require.Error(t, s.ListenAndServeTLS(cert, cert))
 	require.Error(t, s.ListenAndServeTLS(filepath.Join(dir, "missing.pem"), cert))
 }
+
+// REQUIRETLS (RFC 8689) is offered and accepted only over TLS.
+func TestRequireTLSOnlyOverTLS(t *testing.T) {
+	srvCfg, cliCfg := srvTLSConfig(t)
+	b := &srvBackend{}
+	_, addr := srvStart(t, b, func(s *Server) { s.TLSConfig = srvCfg; s.EnableREQUIRETLS = true })
+	c := srvDial(t, addr)
+	c.expect("220 ")
+	assert.NotContains(t, c.cmd("EHLO client.test", "250 "), "250-REQUIRETLS")
+	c.cmd("MAIL FROM:<a@example.org> REQUIRETLS", "555 5.5.4")
+	c.cmd("STARTTLS", "220 ")
+	c.startTLS(cliCfg)
+	assert.Contains(t, c.cmd("EHLO client.test", "250 "), "250-REQUIRETLS")
+	c.cmd("MAIL FROM:<a@example.org> REQUIRETLS=yes", "501 5.5.4")
+	c.cmd("MAIL FROM:<a@example.org> REQUIRETLS", "250 ")
+	c.cmd("RCPT TO:<b@example.org>", "250 ")
+	c.cmd("DATA", "354")
+	c.send("x", ".")
+	c.expect("250")
+	require.Len(t, b.Messages(), 1)
+	assert.True(t, b.Messages()[0].Opts.RequireTLS)
+}
