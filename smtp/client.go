@@ -230,7 +230,7 @@ func (c *Client) hello(ctx context.Context) error {
 }
 
 // Extensions returns the extensions the server advertised in its last EHLO
-// reply (empty after HELO), saying hello first if needed.
+// (or LHLO) reply: empty before Hello and after a HELO fallback.
 func (c *Client) Extensions() extensions.Set {
 	return c.ext
 }

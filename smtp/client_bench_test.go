@@ -107,8 +107,11 @@ func clientBenchMessage() []byte {
 // with -benchtime=2000x for the 2000 messages of the issue. allocs/op and
 // B/op are per message.
 func benchmarkClientSend(b *testing.B, opts *DialOptions) {
+	benchmarkClientSendCtx(b, context.Background(), opts)
+}
+
+func benchmarkClientSendCtx(b *testing.B, ctx context.Context, opts *DialOptions) {
 	addr := clientSink(b)
-	ctx := context.Background()
 	c, err := Dial(ctx, addr, opts)
 	require.NoError(b, err)
 	defer c.Close()
@@ -133,6 +136,14 @@ func benchmarkClientSend(b *testing.B, opts *DialOptions) {
 }
 
 func BenchmarkClientSendPipelined(b *testing.B) { benchmarkClientSend(b, nil) }
+
+// With a context that can be cancelled each call arms a watcher
+// (context.AfterFunc), which costs a few allocations.
+func BenchmarkClientSendPipelinedCancelableContext(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	benchmarkClientSendCtx(b, ctx, nil)
+}
 
 func BenchmarkClientSendPipelinedBDAT(b *testing.B) {
 	benchmarkClientSend(b, &DialOptions{Chunking: true})

@@ -274,13 +274,16 @@ func (c *Client) Verify(ctx context.Context, addr string) error {
 	if err := c.hello(ctx); err != nil {
 		return err
 	}
-	if addr == "" || !clientPrintableASCII(addr) && (!clientNeedsUTF8(addr) || !c.ext.Has(extensions.SMTPUTF8)) {
-		return fmt.Errorf("smtp: VRFY argument %q is empty, has a control byte or needs SMTPUTF8", addr)
+	if addr == "" {
+		return errors.New("smtp: VRFY needs an argument")
 	}
 	for i := 0; i < len(addr); i++ {
 		if addr[i] < ' ' || addr[i] == 0x7f {
 			return fmt.Errorf("smtp: VRFY argument %q contains a control byte", addr)
 		}
+	}
+	if clientNeedsUTF8(addr) && !c.ext.Has(extensions.SMTPUTF8) {
+		return clientNotAdvertised("SMTPUTF8 (needed for a non-ASCII VRFY argument)")
 	}
 	arg := addr
 	if clientNeedsUTF8(addr) {

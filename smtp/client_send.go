@@ -73,6 +73,9 @@ func (r *SendResult) Accepted() int {
 // yields an error that errors.As turns into a 451 *Error (RFC 5321 section
 // 3.8): the message was not sent and may be tried again.
 //
+// Send costs two round trips with DATA (the body may only follow the 354)
+// and one with BDAT; SendMany pipelines across messages for bulk sending.
+//
 // The body is streamed: memory use does not grow with its size. Unless
 // the body is BINARYMIME it is dot-stuffed for DATA and, for both DATA and
 // BDAT, bare CR and LF become CRLF.
