@@ -53,8 +53,10 @@ type Session interface {
 	// that rule. If Data returns before r's end, the Server reads and
 	// discards the rest itself.
 	Data(ctx context.Context, r io.Reader) error
-	// Reset aborts the current transaction (RSET, EHLO, or a failed
-	// one): forget the envelope (RFC 5321 section 4.1.1.5).
+	// Reset ends the current transaction: forget the envelope (RFC 5321
+	// section 4.1.1.5). It is called after every message (accepted or
+	// not) and when RSET, HELO/EHLO/LHLO, QUIT or STARTTLS abort an open
+	// transaction.
 	Reset()
 	// Logout is called once when the connection ends.
 	Logout() error

@@ -28,12 +28,12 @@ type Conn struct {
 	mu          sync.Mutex // guards the fields read by the exported methods, idle and interrupted
 	idle        bool       // waiting for a command outside a transaction: Shutdown may wake it
 	interrupted bool       // Shutdown moved the read deadline
-	remote   net.Addr   // the client, as the PROXY protocol or XCLIENT may tell it
-	local    net.Addr
-	helo     string
-	tlsState *tls.ConnectionState
-	identity *sasl.Identity
-	authMech string
+	remote      net.Addr   // the client, as the PROXY protocol or XCLIENT may tell it
+	local       net.Addr
+	helo        string
+	tlsState    *tls.ConnectionState
+	identity    *sasl.Identity
+	authMech    string
 
 	session Session
 	ctx     context.Context

@@ -271,3 +271,20 @@ func TestMaxErrorsCountsUntilSuccess(t *testing.T) {
 	c.expect("421 4.7.0")
 	c.expectClosed()
 }
+
+// A command line that never ends is read and thrown away up to 1 MiB, then
+// the connection is closed; it is never held in memory whole.
+func TestEndlessLineCloses(t *testing.T) {
+	_, addr := srvStart(t, &srvBackend{}, nil)
+	c := srvGreeted(t, addr)
+	go func() {
+		chunk := []byte(strings.Repeat("z", 64<<10))
+		for range 40 {
+			if _, err := c.nc.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	c.expect("500 5.5.6")
+	c.expectClosed()
+}

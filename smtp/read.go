@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// maxDiscard is how much of an overlong command line is read and thrown
+// away, looking for its end, before the connection is closed.
+const maxDiscard = 1 << 20
+
 // errShuttingDown ends an idle connection during Shutdown.
 var errShuttingDown = errors.New("smtp: server shutting down")
 
@@ -101,11 +105,19 @@ func (c *Conn) readCommand() ([]byte, error) {
 	if err == bufio.ErrBufferFull {
 		// Longer than any command may be: discard up to the LF without
 		// keeping it (RFC 5321 section 4.5.3.1.4; 4.5.3.1.10 suggests 500).
-		for err == bufio.ErrBufferFull {
-			_, err = c.r.ReadSlice('\n')
+		// A client that never sends LF is cut off after maxDiscard.
+		discarded := len(line)
+		for err == bufio.ErrBufferFull && discarded <= maxDiscard {
+			line, err = c.r.ReadSlice('\n')
+			discarded += len(line)
 		}
-		if err != nil {
+		if err != nil && err != bufio.ErrBufferFull {
 			return nil, err
+		}
+		if err == bufio.ErrBufferFull {
+			c.reply(500, EnhancedCode{5, 5, 6}, "Line too long; closing connection")
+			c.closing = true
+			return nil, nil
 		}
 		c.reply(500, EnhancedCode{5, 5, 6}, "Line too long")
 		return nil, nil

@@ -291,10 +291,8 @@ func (s *Server) Serve(l net.Listener) error {
 // the server is full.
 func (s *Server) startConn(nc net.Conn) {
 	n := s.active.Add(1)
-	s.connWG.Add(1)
 	if s.MaxConnections > 0 && n > int64(s.MaxConnections) {
 		go func() {
-			defer s.connWG.Done()
 			defer s.active.Add(-1)
 			nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
 			io.WriteString(nc, "421 4.7.0 "+s.hostname+" Too many connections, try again later\r\n")
@@ -307,7 +305,6 @@ func (s *Server) startConn(nc net.Conn) {
 	if s.closing.Load() {
 		s.mu.Unlock()
 		s.active.Add(-1)
-		s.connWG.Done()
 		nc.Close()
 		return
 	}
@@ -322,7 +319,6 @@ func (s *Server) forget(c *Conn) {
 	delete(s.conns, c)
 	s.mu.Unlock()
 	s.active.Add(-1)
-	s.connWG.Done()
 }
 
 // Shutdown stops the server gracefully: it closes the listeners, tells
