@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,4 +154,69 @@ func BenchmarkClientSendPipelinedBDAT(b *testing.B) {
 
 func BenchmarkClientSendLockstep(b *testing.B) {
 	benchmarkClientSend(b, &DialOptions{DisablePipelining: true})
+}
+
+// Against this module's Server, in the same process: the figures include
+// the server's own work and allocations, so they show the end-to-end
+// speed, not the client's cost.
+
+type clientDiscard struct{}
+
+func (clientDiscard) NewSession(*Conn) (Session, error)                { return clientDiscard{}, nil }
+func (clientDiscard) Mail(context.Context, string, *MailOptions) error { return nil }
+func (clientDiscard) Rcpt(context.Context, string, *RcptOptions) error { return nil }
+func (clientDiscard) Data(_ context.Context, r io.Reader) error {
+	_, err := io.Copy(io.Discard, r)
+	return err
+}
+func (clientDiscard) Reset()        {}
+func (clientDiscard) Logout() error { return nil }
+
+func benchmarkClientServer(b *testing.B, opts *DialOptions, many bool) {
+	srv := &Server{Hostname: "bench.example", Backend: clientDiscard{}, Logger: slog.New(slog.DiscardHandler)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	go srv.Serve(ln)
+	defer srv.Close()
+	ctx := context.Background()
+	c, err := Dial(ctx, ln.Addr().String(), opts)
+	require.NoError(b, err)
+	defer c.Close()
+	msg := string(clientBenchMessage())
+	const batch = 100
+	readers := make([]strings.Reader, batch)
+	msgs := make([]Message, batch)
+	for i := range msgs {
+		msgs[i] = Message{Envelope{From: "a@example.org", To: []string{"b@example.org"}}, &readers[i]}
+	}
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for sent := 0; sent < b.N; {
+		n := 1
+		if many {
+			n = min(batch, b.N-sent)
+		}
+		for i := range n {
+			readers[i].Reset(msg)
+		}
+		if many {
+			if _, err := c.SendMany(ctx, msgs[:n]); err != nil {
+				b.Fatal(err)
+			}
+		} else if _, err := c.Send(ctx, &msgs[0].Envelope, msgs[0].Body); err != nil {
+			b.Fatal(err)
+		}
+		sent += n
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+func BenchmarkClientServerSendPipelined(b *testing.B) { benchmarkClientServer(b, nil, false) }
+func BenchmarkClientServerSendLockstep(b *testing.B) {
+	benchmarkClientServer(b, &DialOptions{DisablePipelining: true}, false)
+}
+func BenchmarkClientServerSendManyBDAT(b *testing.B) {
+	benchmarkClientServer(b, &DialOptions{Chunking: true}, true)
 }

@@ -315,7 +315,7 @@ func (s *clientSendState) lockstep() error {
 	if s.bdat {
 		return s.bdatRest(false, false)
 	}
-	r, err = s.exchange([]byte("DATA\r\n"), nil, c.opts.DataInitTimeout, DefaultDataInitTimeout)
+	r, err = s.exchange(clientDATA, nil, c.opts.DataInitTimeout, DefaultDataInitTimeout)
 	if err != nil {
 		return err
 	}
@@ -324,6 +324,8 @@ func (s *clientSendState) lockstep() error {
 	}
 	return s.sendBody()
 }
+
+var clientDATA = []byte("DATA\r\n")
 
 // exchange writes line and extra and reads one reply.
 func (s *clientSendState) exchange(line, extra []byte, timeout, def time.Duration) (textproto.Reply, error) {
