@@ -3,6 +3,7 @@ package compat
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -34,6 +35,15 @@ var senders = []struct {
 	// one write: one round trip per message.
 	{"postwire-bdat", func(addr string, n int, msg []byte) error {
 		return postwireSend(addr, n, msg, true)
+	}},
+	// SendMany pipelines across messages: with DATA the end of a body
+	// leaves with the next MAIL, RCPT and DATA (one round trip each).
+	{"postwire-many", func(addr string, n int, msg []byte) error {
+		return postwireSendMany(addr, n, msg, false)
+	}},
+	// SendMany with BDAT writes a window of messages before reading.
+	{"postwire-many-bdat", func(addr string, n int, msg []byte) error {
+		return postwireSendMany(addr, n, msg, true)
 	}},
 	{"gosmtp", func(addr string, n int, msg []byte) error {
 		c, err := gosmtp.Dial(addr)
@@ -85,6 +95,35 @@ func postwireSend(addr string, n int, msg []byte, chunking bool) error {
 		r.Reset(msg)
 		if _, err := c.Send(ctx, env, r); err != nil {
 			return err
+		}
+	}
+	return c.Quit(ctx)
+}
+
+// postwireSendMany sends n copies of msg over one connection with one call
+// of our client's SendMany.
+func postwireSendMany(addr string, n int, msg []byte, chunking bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c, err := smtp.Dial(ctx, addr, &smtp.DialOptions{LocalName: "client.example", Chunking: chunking})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	msgs := make([]smtp.Message, n)
+	for i := range msgs {
+		msgs[i] = smtp.Message{
+			Envelope: smtp.Envelope{From: "alice@client.example", To: []string{"bob@test.example"}},
+			Body:     bytes.NewReader(msg),
+		}
+	}
+	results, err := c.SendMany(ctx, msgs)
+	if err != nil {
+		return err
+	}
+	for i, r := range results {
+		if r.Err != nil {
+			return fmt.Errorf("message %d: %w", i, r.Err)
 		}
 	}
 	return c.Quit(ctx)

@@ -3,11 +3,13 @@ package compat
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/postwire/postwire/sasl"
 	"github.com/postwire/postwire/smtp"
+	"github.com/stretchr/testify/require"
 )
 
 // sendSpec says how our client sends one message in a test.
@@ -69,4 +71,39 @@ func clientSend(t testing.TB, addr string, spec sendSpec, msg []byte) (*smtp.Sen
 	}
 	err = c.Quit(ctx)
 	return res, trace.String(), err
+}
+
+// sendMany sends msgs (one recipient each, bob@test.example) with our
+// client's SendMany over one connection and returns the trace.
+func sendMany(t testing.TB, addr string, opts smtp.DialOptions, msgs [][]byte) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var trace lockedBuffer
+	opts.Trace = &trace
+	opts.LocalName = "client.example"
+	c, err := smtp.Dial(ctx, addr, &opts)
+	require.NoError(t, err)
+	defer c.Close()
+	batch := make([]smtp.Message, len(msgs))
+	for i, m := range msgs {
+		batch[i] = smtp.Message{Envelope: smtp.Envelope{From: "alice@client.example", To: []string{"bob@test.example"}},
+			Body: bytes.NewReader(m)}
+	}
+	results, err := c.SendMany(ctx, batch)
+	require.NoError(t, err, trace.String())
+	for i, r := range results {
+		require.NoError(t, r.Err, "message %d\n%s", i, trace.String())
+	}
+	require.NoError(t, c.Quit(ctx), trace.String())
+	return trace.String()
+}
+
+// manyMessages returns n distinct test messages; odd ones carry 8-bit text.
+func manyMessages(prefix string, n int) [][]byte {
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		msgs[i] = testMessage(fmt.Sprintf("%s %d", prefix, i), i%2 == 1)
+	}
+	return msgs
 }

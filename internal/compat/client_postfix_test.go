@@ -187,6 +187,20 @@ func TestClientToPostfix(t *testing.T) {
 		assert.Contains(t, report, "Subject: client dsn", "RET=HDRS returns the header")
 		assert.NotContains(t, report, "Hello Bob", "RET=HDRS returns no body")
 	})
+	for _, chunking := range []bool{false, true} {
+		name := "sendmany"
+		if chunking {
+			name = "sendmany-bdat"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			msgs := manyMessages("client "+name, 10)
+			sendMany(t, addr, smtp.DialOptions{Chunking: chunking}, msgs)
+			for i, msg := range msgs {
+				stored(t, fmt.Sprintf("client %s %d", name, i), msg)
+			}
+		})
+	}
 	t.Run("refused-recipient", func(t *testing.T) {
 		t.Parallel()
 		msg := testMessage("client refused", false)

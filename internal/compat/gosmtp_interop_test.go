@@ -203,3 +203,22 @@ func TestClientToGoSMTPServer(t *testing.T) {
 		})
 	}
 }
+
+// TestSendManyToGoSMTPServer sends a batch with our client's SendMany,
+// which pipelines across messages, into go-smtp's server, with DATA and
+// with BDAT; every message must arrive whole and in order.
+func TestSendManyToGoSMTPServer(t *testing.T) {
+	for _, chunking := range []bool{false, true} {
+		t.Run(map[bool]string{false: "data", true: "bdat"}[chunking], func(t *testing.T) {
+			t.Parallel()
+			srv := startGoSMTP(t, recvConfig{})
+			msgs := manyMessages("go-smtp sendmany", 40)
+			trace := sendMany(t, srv.addr, smtp.DialOptions{Chunking: chunking}, msgs)
+			got := srv.rec.wait(t, len(msgs), 10*time.Second)
+			require.Len(t, got, len(msgs))
+			for i, m := range got {
+				requireSameBody(t, msgs[i], m.Data, "message %d\n%s", i, trace)
+			}
+		})
+	}
+}

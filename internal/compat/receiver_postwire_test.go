@@ -24,6 +24,7 @@ func startPostwire(t testing.TB, cfg recvConfig) *receiver {
 		AllowInsecureAuth: cfg.insecureAuth,
 		EnableDSN:         cfg.dsn,
 		MaxMessageBytes:   cfg.maxBytes,
+		ProxyProtocol:     cfg.proxy,
 		ReadTimeout:       30 * time.Second,
 		DataTimeout:       30 * time.Second,
 		DataFinalTimeout:  time.Minute,
@@ -88,6 +89,7 @@ func (s *pwSession) Data(_ context.Context, r io.Reader) error {
 	m := s.cur
 	m.Data = data
 	_, m.TLS = s.conn.TLS()
+	m.Remote = s.conn.RemoteAddr().String()
 	if id, _, ok := s.conn.AuthIdentity(); ok {
 		m.AuthUser = id.Authentication
 	}

@@ -29,6 +29,7 @@ type received struct {
 	ORCPT    []string
 	TLS      bool   // the transaction ran over TLS
 	AuthUser string // who authenticated, "" if nobody
+	Remote   string // the client's address as the server saw it
 }
 
 // recorder keeps what a receiving server accepted, in order.
@@ -82,6 +83,7 @@ type recvConfig struct {
 	lmtp         bool
 	dsn          bool
 	maxBytes     int64
+	proxy        bool // expect a PROXY protocol header (ours only)
 }
 
 // testUsers is the account every peer authenticates with.
