@@ -87,6 +87,7 @@ type RecipientsError struct {
 	Refused []RecipientResult
 }
 
+// Error lists the refused recipients with their replies.
 func (e *RecipientsError) Error() string {
 	var b strings.Builder
 	b.WriteString("smtp: recipients refused:")
