@@ -201,6 +201,35 @@ func TestClientToPostfix(t *testing.T) {
 			}
 		})
 	}
+	// examples/send, the program a user runs, with the modes it offers.
+	sendCases := []struct {
+		name     string
+		args     []string
+		eightBit bool
+		received string // what Postfix's Received: header must say
+	}{
+		{"examples-send-starttls-auth", []string{"-starttls", "-insecure-skip-verify",
+			"-auth", "plain", "-user", "alice@test.example", "-password", "secret"}, false, "with ESMTPSA"},
+		{"examples-send-chunking", []string{"-chunking"}, true, "with ESMTP"},
+		{"examples-send-smtputf8", []string{"-smtputf8", "-from", "älice@test.example", "-to", "bøb@test.example"}, true, "with UTF8SMTP"},
+		{"examples-send-lockstep", []string{"-no-pipelining"}, false, "with ESMTP"},
+	}
+	for _, tc := range sendCases {
+		t.Run(tc.name, func(t *testing.T) {
+			bin := buildExample(t, "send")
+			t.Parallel()
+			msg := testMessage(tc.name, tc.eightBit)
+			file := filepath.Join(t.TempDir(), "msg.eml")
+			require.NoError(t, os.WriteFile(file, msg, 0o644))
+			args := append([]string{"-server", addr, "-name", "client.example", "-timeout", "30s", "-v"}, tc.args...)
+			if !strings.Contains(strings.Join(tc.args, " "), "-from") {
+				args = append(args, "-from", "alice@client.example", "-to", "bob@test.example")
+			}
+			out := runPeer(t, nil, bin, append(args, file)...)
+			head := stored(t, tc.name, msg)
+			assert.Contains(t, head, tc.received, out)
+		})
+	}
 	t.Run("refused-recipient", func(t *testing.T) {
 		t.Parallel()
 		msg := testMessage("client refused", false)
