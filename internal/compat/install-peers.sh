@@ -42,9 +42,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then sudo="sudo -n"; fi
   echo "install-peers: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Keep the packages' init scripts from starting system daemons (HAProxy
+  # would): the tests run private instances. Only when no policy exists.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+    trap '$sudo rm -f "$policy"' EXIT
+  fi
   $sudo apt-get update -q </dev/null
   echo 'postfix postfix/main_mailer_type select No configuration' | $sudo debconf-set-selections
-  $sudo apt-get install -y -q "${missing[@]}" </dev/null
+  $sudo apt-get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    "${missing[@]}" </dev/null
 fi
 
 # first line of a command's output (read whole, so no SIGPIPE under pipefail)
