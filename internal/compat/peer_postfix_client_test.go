@@ -11,9 +11,10 @@ import (
 )
 
 // TestPostfixToServer has one Postfix instance deliver into three of our
-// servers at once: its smtp client relaying in the clear (where a tap
-// shows that it pipelines MAIL, RCPT and DATA), its smtp client with
-// STARTTLS required, and its lmtp client into our server in LMTP mode.
+// servers at once: its smtp client relaying to its relayhost in the clear
+// (where a tap shows that it pipelines MAIL, RCPT and DATA), its smtp
+// client with STARTTLS required (a transport to our second server), and
+// its lmtp client into our server in LMTP mode.
 // Postfix adds a Received: header; the rest of what we store must be the
 // submitted message byte for byte.
 func TestPostfixToServer(t *testing.T) {
@@ -28,8 +29,7 @@ func TestPostfixToServer(t *testing.T) {
 	pf := newPostfix(t, `myhostname = client.test.example
 local_transport = error:local delivery disabled
 smtp_tls_security_level = none
-transport_maps = inline:{ `+
-		fmt.Sprintf("plain.example=smtp:[127.0.0.1]:%s, ", portOf(plainTap.Addr))+
+`+fmt.Sprintf("relayhost = [127.0.0.1]:%s\n", portOf(plainTap.Addr))+`transport_maps = inline:{ `+
 		fmt.Sprintf("tls.example=smtptls:[127.0.0.1]:%s, ", portOf(withTLS.addr))+
 		fmt.Sprintf("lmtp.example=lmtp:inet:127.0.0.1:%s }\n", portOf(lmtpTap.Addr)),
 		"smtptls/unix=smtptls unix - - n - - smtp -o smtp_tls_security_level=encrypt")
