@@ -2,6 +2,7 @@ package compat
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,9 +16,10 @@ func TestSmtpSourceLoad(t *testing.T) {
 	src := needBinary(t, "smtp-source")
 	t.Parallel()
 	srv := startOurs(t, recvConfig{})
+	wire := newTap(t, srv.addr)
 	const total = 1000
 	out := runPeer(t, nil, src, "-d", "-s", "10", "-m", "1000", "-l", "1024",
-		"-f", "alice@client.example", "-t", "bob@test.example", "-M", "client.example", srv.addr)
+		"-f", "alice@client.example", "-t", "bob@test.example", "-M", "client.example", wire.Addr)
 	msgs := srv.rec.wait(t, total, 30*time.Second)
 	require.Len(t, msgs, total, out)
 	// smtp-source sends the same payload of digit-and-X lines each time,
@@ -39,6 +41,12 @@ func TestSmtpSourceLoad(t *testing.T) {
 		ids[id] = true
 	}
 	require.Len(t, ids, total)
+	// -d -s 10: ten connections, each greeted once, carrying all of it.
+	helos := 0
+	for _, w := range wire.clientWrites() {
+		helos += strings.Count("\n"+w, "\nHELO ") + strings.Count("\n"+w, "\nEHLO ")
+	}
+	require.Equal(t, 10, helos, "connections")
 }
 
 // headerValue returns the value of the first header field called name in
