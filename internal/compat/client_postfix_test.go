@@ -230,6 +230,17 @@ func TestClientToPostfix(t *testing.T) {
 			assert.Contains(t, head, tc.received, out)
 		})
 	}
+	for _, chunking := range []bool{false, true} {
+		name := map[bool]string{false: "large-data", true: "large-bdat"}[chunking]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, lines := stuffedLines(3 << 20)
+			msg := append(testMessage("client "+name, false), lines...)
+			_, trace, err := clientSend(t, addr, sendSpec{opts: smtp.DialOptions{Chunking: chunking}}, msg)
+			require.NoError(t, err, trace)
+			stored(t, "client "+name, msg)
+		})
+	}
 	t.Run("refused-recipient", func(t *testing.T) {
 		t.Parallel()
 		msg := testMessage("client refused", false)

@@ -45,17 +45,35 @@ smtp_tls_security_level = none
 		{"relay-starttls", "bob@tls.example", withTLS, nil, true},
 		{"lmtp", "bob@lmtp.example", lmtp, lmtpTap, false},
 	}
+	// A 3 MiB message rides along on the STARTTLS relay, after the first.
+	_, lines := stuffedLines(3 << 20)
+	large := append(testMessage("postfix large", false), lines...)
 	sent := map[string][]byte{}
 	for _, tc := range cases {
 		msg := testMessage("postfix "+tc.name, true)
 		sent[tc.name] = msg
 		pf.sendmail(t, msg, "alice@client.test.example", tc.to)
 	}
-	pf.waitLog(t, "status=sent", len(cases), 30*time.Second)
+	pf.sendmail(t, large, "alice@client.test.example", "carol@tls.example")
+	pf.waitLog(t, "status=sent", len(cases)+1, 60*time.Second)
 
+	t.Run("relay-starttls-large", func(t *testing.T) {
+		var m received
+		for _, r := range withTLS.rec.wait(t, 2, 5*time.Second) {
+			if r.To[0] == "carol@tls.example" {
+				m = r
+			}
+		}
+		require.True(t, m.TLS)
+		require.True(t, bytes.HasSuffix(m.Data, large), "large message not stored whole (%d octets)", len(m.Data))
+		requireSameBody(t, bodyOf(large), bodyOf(m.Data))
+	})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m := tc.srv.rec.wait(t, 1, 5*time.Second)[0]
+			if m.To[0] == "carol@tls.example" { // the large one came first
+				m = tc.srv.rec.wait(t, 2, 5*time.Second)[1]
+			}
 			assert.Equal(t, "alice@client.test.example", m.From)
 			assert.Equal(t, []string{tc.to}, m.To)
 			assert.Equal(t, tc.tls, m.TLS, "TLS")
