@@ -41,7 +41,8 @@ type Server struct {
 	// RFC 8314 section 7.3).
 	Addr string
 	// Hostname is the server's name in the greeting and the EHLO reply
-	// (RFC 5321 section 4.1.3); "" means os.Hostname().
+	// (RFC 5321 sections 4.1.1.1 and 4.2); "" means os.Hostname(). A name
+	// with spaces or control characters is replaced by "localhost".
 	Hostname string
 	// Backend makes a Session per connection. Required.
 	Backend Backend
@@ -167,11 +168,11 @@ func (s *Server) init() {
 	s.initOnce.Do(func() {
 		s.hostname = s.Hostname
 		if s.hostname == "" {
-			if h, err := os.Hostname(); err == nil && h != "" {
-				s.hostname = h
-			} else {
-				s.hostname = "localhost"
-			}
+			s.hostname, _ = os.Hostname()
+		}
+		if !printableToken(s.hostname) {
+			// It goes into replies as it is: nothing may break a line.
+			s.hostname = "localhost"
 		}
 		s.readerSize = max(4096, s.MaxLineLength, s.maxCommandLine())
 		s.readerPool.New = func() any { return bufio.NewReaderSize(nil, s.readerSize) }
@@ -392,4 +393,18 @@ func (s *Server) maxCommandLine() int {
 	set := s.extensionSet(true, nil)
 	m, r := set.CommandLineLimits()
 	return max(commandLineBase, m, r)
+}
+
+// printableToken reports whether s is 1 to 255 printable ASCII octets
+// without spaces.
+func printableToken(s string) bool {
+	if s == "" || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
