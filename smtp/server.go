@@ -143,7 +143,9 @@ type Server struct {
 
 	// ProxyProtocol expects a PROXY protocol header (v1 or v2, HAProxy)
 	// before the greeting on every connection; Conn.RemoteAddr then
-	// tells the client's address as the proxy saw it.
+	// tells the client's address as the proxy saw it. A connection
+	// without a valid header is closed without a greeting.
+	// (Being implemented in proxy.go: for now every connection is closed.)
 	ProxyProtocol bool
 
 	// Logger receives the server's log; nil means slog.Default().
