@@ -28,7 +28,7 @@ var targets = map[string]float64{
 
 func main() {
 	runs, order := parse(os.Stdin)
-	fmt.Printf("%-30s %-14s %14s  %-10s %14s  %7s  %s\n", "benchmark", "ours", "ns/op (med)", "other", "ns/op (med)", "ratio", "target")
+	fmt.Printf("%-26s %-19s %14s  %-10s %14s  %7s  %s\n", "benchmark", "ours", "ns/op (med)", "other", "ns/op (med)", "ratio", "target")
 	for _, name := range order {
 		impls := runs[name]
 		var ours, others []string
@@ -52,7 +52,7 @@ func main() {
 					}
 					target = fmt.Sprintf(">= %g %s", t, verdict)
 				}
-				fmt.Printf("%-30s %-14s %14.0f  %-10s %14.0f  %6.2fx  %s\n", name, o, mo, x, mx, mx/mo, target)
+				fmt.Printf("%-26s %-19s %14.0f  %-10s %14.0f  %6.2fx  %s\n", name, o, mo, x, mx, mx/mo, target)
 			}
 		}
 	}
