@@ -2,15 +2,16 @@
 # Installs the real SMTP peers that internal/compat's interoperability tests
 # drive (see /work/shared/PEERS.md): Postfix (smtpd, smtp/lmtp clients,
 # smtp-source, smtp-sink), Cyrus SASL tools, swaks, msmtp, HAProxy, aiosmtpd
-# and openssl, from Debian's packages, plus Net::SSLeay for swaks's TLS
-# (only a Recommends of swaks).
+# and openssl, from Debian's packages, plus Net::SSLeay for swaks's TLS and
+# Cyrus SASL's PLAIN/LOGIN/CRAM-MD5 modules for Postfix (only Recommends).
 #
 # Idempotent and non-interactive: when everything is present it only prints
 # the versions. Postfix is preseeded with "No configuration", so no system
 # Postfix is configured or started; the tests run private instances.
 set -euo pipefail
 
-# package -> a file it installs (or perl:Module), to tell whether it is there.
+# package -> a file it installs (or perl:Module, or dpkg:package), to tell
+# whether it is there.
 declare -A probe=(
   [postfix]=/usr/sbin/postfix
   [sasl2-bin]=/usr/sbin/saslpasswd2
@@ -20,12 +21,14 @@ declare -A probe=(
   [python3-aiosmtpd]=/usr/lib/python3/dist-packages/aiosmtpd/__init__.py
   [openssl]=/usr/bin/openssl
   [libnet-ssleay-perl]=perl:Net::SSLeay
+  [libsasl2-modules]=dpkg:libsasl2-modules
 )
 
 missing=()
 have() {
   case ${probe[$1]} in
     perl:*) perl -M"${probe[$1]#perl:}" -e1 2>/dev/null ;;
+    dpkg:*) dpkg-query -W -f='${Status}' "${probe[$1]#dpkg:}" 2>/dev/null | grep -q 'install ok installed' ;;
     *) [ -e "${probe[$1]}" ] ;;
   esac
 }
