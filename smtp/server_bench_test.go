@@ -287,16 +287,31 @@ func procCPU(b *testing.B, pid int) time.Duration {
 
 // BenchmarkServerPipelinedCPU is BenchmarkServerPipelined against a server
 // in another process, so that server-cpu-µs/op is the server's CPU time
-// alone per transaction (from /proc, 10 ms resolution: use -benchtime=2s
-// or more).
+// alone per transaction (from /proc, 10 ms resolution: use -benchtime=3s
+// or more). Each transaction takes two round trips: MAIL, RCPT and DATA,
+// wait for 354, then the body, wait for 250.
 func BenchmarkServerPipelinedCPU(b *testing.B) {
-	srvBenchHelperCPU(b, "1")
+	srvBenchHelperCPU(b, "1", false)
 }
+
+// BenchmarkServerPipelinedSteadyCPU is the steady state of a pipelining
+// sender with several messages (RFC 2920 section 3.1: the end of a body may
+// be followed by the next MAIL, RCPT and DATA in the same write): one write
+// and one wait for 250, 250, 250, 354 per transaction. server-cpu-µs/op is
+// the server process's CPU time per transaction.
+func BenchmarkServerPipelinedSteadyCPU(b *testing.B) {
+	srvBenchHelperCPU(b, "1", true)
+}
+
+// srvBenchEnvelope is the MAIL, RCPT and DATA group of the CPU benchmarks:
+// 64 octets, which the floor helper counts.
+var srvBenchEnvelope = []byte("MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\n")
 
 // srvBenchHelperCPU runs the pipelined exchange against a helper process
 // (mode "1": our Server; "floor": a bare reader and writer) and reports
-// the helper's CPU time per transaction.
-func srvBenchHelperCPU(b *testing.B, mode string) {
+// the helper's CPU time per transaction. steady sends each body with the
+// next envelope in one write.
+func srvBenchHelperCPU(b *testing.B, mode string, steady bool) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		b.Skip("needs /proc")
 	}
@@ -305,7 +320,7 @@ func srvBenchHelperCPU(b *testing.B, mode string) {
 		test = "^TestServerFloorHelperProcess$"
 	}
 	cmd := exec.Command(os.Args[0], "-test.run="+test)
-	cmd.Env = append(os.Environ(), "SRV_HELPER_PROCESS="+mode)
+	cmd.Env = append(os.Environ(), "SRV_HELPER_PROCESS="+mode, "SRV_HELPER_STEADY="+strconv.FormatBool(steady))
 	stdin, err := cmd.StdinPipe()
 	require.NoError(b, err)
 	stdout, err := cmd.StdoutPipe()
@@ -326,11 +341,26 @@ func srvBenchHelperCPU(b *testing.B, mode string) {
 		io.WriteString(nc, "EHLO bench.test\r\n")
 		srvBenchReply(b, r, '2')
 	}
-	group := []byte("MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\n")
+	group := srvBenchEnvelope
+	next := append(append([]byte(nil), srvBenchBody...), srvBenchEnvelope...)
+	if steady {
+		nc.Write(group)
+		srvBenchReply(b, r, '2')
+		srvBenchReply(b, r, '2')
+		srvBenchReply(b, r, '3')
+	}
 	b.SetBytes(int64(len(srvBenchBody)))
 	cpu := procCPU(b, cmd.Process.Pid)
 	b.ResetTimer()
 	for b.Loop() {
+		if steady {
+			nc.Write(next)
+			srvBenchReply(b, r, '2')
+			srvBenchReply(b, r, '2')
+			srvBenchReply(b, r, '2')
+			srvBenchReply(b, r, '3')
+			continue
+		}
 		nc.Write(group)
 		srvBenchReply(b, r, '2')
 		srvBenchReply(b, r, '2')
@@ -369,7 +399,19 @@ func TestServerFloorHelperProcess(t *testing.T) {
 		}
 		replies := []byte("250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n354 Start mail input\r\n")
 		done := []byte("250 2.0.0 OK: message accepted\r\n")
-		for readN(64) {
+		if os.Getenv("SRV_HELPER_STEADY") == "true" {
+			// Each read after the first takes a body and the next envelope.
+			both := append(append([]byte(nil), done...), replies...)
+			if !readN(len(srvBenchEnvelope)) {
+				return
+			}
+			c.Write(replies)
+			for readN(len(srvBenchBody) + len(srvBenchEnvelope)) {
+				c.Write(both)
+			}
+			return
+		}
+		for readN(len(srvBenchEnvelope)) {
 			c.Write(replies)
 			if !readN(len(srvBenchBody)) {
 				return
@@ -388,5 +430,12 @@ func TestServerFloorHelperProcess(t *testing.T) {
 // the difference to BenchmarkServerPipelinedCPU is the SMTP server's own
 // work.
 func BenchmarkNetFloorPipelined(b *testing.B) {
-	srvBenchHelperCPU(b, "floor")
+	srvBenchHelperCPU(b, "floor", false)
+}
+
+// BenchmarkNetFloorPipelinedSteady is the floor under
+// BenchmarkServerPipelinedSteadyCPU: one read of body and envelope, one
+// write of four replies per transaction.
+func BenchmarkNetFloorPipelinedSteady(b *testing.B) {
+	srvBenchHelperCPU(b, "floor", true)
 }
