@@ -3,6 +3,7 @@ package smtp
 import (
 	"bufio"
 	"crypto/tls"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -100,6 +101,8 @@ func (tr *transcript) directive(l string) func(*Server) {
 				tr.b.verify = true
 			case "lmtp":
 				tr.b.lmtp = true
+			case "earlystop":
+				tr.b.earlyStop = true
 			default:
 				tr.failf("unknown backend feature %q", f)
 			}
@@ -276,14 +279,54 @@ func (tr *transcript) step(l string) {
 		if err != nil {
 			tr.failf("%s wants a Go-quoted string: %v", kind, err)
 		}
-		msgs := tr.b.Messages()
-		if len(msgs) == 0 {
-			tr.failf("%s: no message", kind)
-		}
-		m := msgs[len(msgs)-1]
+		m := tr.lastMessage(kind)
 		got := map[string]string{"!body": m.Body, "!from": m.From, "!to": strings.Join(m.To, ",")}[kind]
 		if got != want {
 			tr.failf("%s of the last message is %q, want %q", kind, got, want)
+		}
+	case "!hangup":
+		// The server must close the connection; what it sent before
+		// (a TLS alert after a failed handshake) does not matter.
+		tr.flush()
+		tr.c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.Copy(io.Discard, tr.c.r); err != nil && !isReset(err) {
+			tr.failf("want the connection closed, got %v", err)
+		}
+	case "!rcpts":
+		tr.flush()
+		n, err := strconv.Atoi(arg)
+		if err != nil {
+			tr.failf("!rcpts wants a number")
+		}
+		if got := len(tr.lastMessage(kind).To); got != n {
+			tr.failf("the last message has %d recipients, want %d", got, n)
+		}
+	case "!mailopts", "!rcptopts", "!identity":
+		tr.flush()
+		want, err := strconv.Unquote(arg)
+		if err != nil {
+			tr.failf("%s wants a Go-quoted string: %v", kind, err)
+		}
+		var got string
+		switch kind {
+		case "!mailopts":
+			got = formatMailOptions(&tr.lastMessage(kind).Opts)
+		case "!rcptopts":
+			var each []string
+			for _, o := range tr.lastMessage(kind).RcptOpts {
+				each = append(each, formatRcptOptions(&o))
+			}
+			got = strings.Join(each, " | ")
+		case "!identity":
+			tr.b.mu.Lock()
+			c := tr.b.lastConn
+			tr.b.mu.Unlock()
+			if id, mech, ok := c.AuthIdentity(); ok {
+				got = mech + " " + id.Authorization + ";" + id.Authentication
+			}
+		}
+		if got != want {
+			tr.failf("%s is %q, want %q", kind, got, want)
 		}
 	case "!sleep":
 		tr.flush()
@@ -295,4 +338,61 @@ func (tr *transcript) step(l string) {
 	default:
 		tr.failf("unknown line %q", l)
 	}
+}
+
+// lastMessage returns the message the backend accepted last.
+func (tr *transcript) lastMessage(kind string) *srvMessage {
+	msgs := tr.b.Messages()
+	if len(msgs) == 0 {
+		tr.failf("%s: no message", kind)
+	}
+	return &msgs[len(msgs)-1]
+}
+
+// formatMailOptions writes the typed MAIL parameters a session got back as
+// parameters, in a fixed order, for !mailopts.
+func formatMailOptions(o *MailOptions) string {
+	var f []string
+	add := func(cond bool, s string) {
+		if cond {
+			f = append(f, s)
+		}
+	}
+	add(o.Body != "", "BODY="+string(o.Body))
+	add(o.Size != 0, "SIZE="+strconv.FormatInt(o.Size, 10))
+	add(o.RequireTLS, "REQUIRETLS")
+	add(o.UTF8, "SMTPUTF8")
+	add(o.Return != "", "RET="+string(o.Return))
+	add(o.EnvelopeID != "", "ENVID="+strconv.Quote(o.EnvelopeID))
+	if o.Auth != nil {
+		f = append(f, "AUTH="+strconv.Quote(*o.Auth))
+	}
+	if o.MTPriority != nil {
+		f = append(f, "MT-PRIORITY="+strconv.Itoa(*o.MTPriority))
+	}
+	if by := o.DeliverBy; by != nil {
+		s := "BY=" + by.Time.String() + ";" + string(by.Mode)
+		if by.Trace {
+			s += "T"
+		}
+		f = append(f, s)
+	}
+	return strings.Join(f, " ")
+}
+
+// formatRcptOptions does the same for one recipient's parameters, for
+// !rcptopts.
+func formatRcptOptions(o *RcptOptions) string {
+	var f []string
+	if o.Notify != nil {
+		n := make([]string, len(o.Notify))
+		for i, v := range o.Notify {
+			n[i] = string(v)
+		}
+		f = append(f, "NOTIFY="+strings.Join(n, ","))
+	}
+	if o.OriginalRecipientType != "" || o.OriginalRecipient != "" {
+		f = append(f, "ORCPT="+string(o.OriginalRecipientType)+";"+strconv.Quote(o.OriginalRecipient))
+	}
+	return strings.Join(f, " ")
 }
