@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/postwire/postwire/sasl"
+	"github.com/postwire/postwire/smtp"
+)
+
+// errLocal is the reply when a message cannot be stored: a temporary
+// failure (RFC 5321 section 4.2.2, RFC 3463 4.3.0), so the client keeps the
+// message and tries again later. The cause is logged, never sent.
+var errLocal = &smtp.Error{Code: 451, Enhanced: smtp.EnhancedCode{4, 3, 0},
+	Message: "Requested action aborted: local error in processing"}
+
+// backend is the application's half of the server (smtp.Backend): it
+// makes a session per connection, all storing into one Maildir (nil with
+// -discard).
+type backend struct {
+	box      *maildir
+	users    users
+	hostname string
+	lmtp     bool
+	log      *slog.Logger
+}
+
+func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &session{b: b, conn: c}, nil
+}
+
+// session is one connection's mail transactions (smtp.Session). It also
+// offers AUTH (smtp.AuthSession) when -users lists accounts. In LMTP mode
+// the Server repeats Data's result for every recipient: they all share
+// the one Maildir, so one stored copy serves them all.
+type session struct {
+	b    *backend
+	conn *smtp.Conn
+	from string
+	to   []string
+	utf8 bool
+}
+
+// Mail starts a transaction (RFC 5321 section 4.1.1.2).
+func (s *session) Mail(_ context.Context, from string, opts *smtp.MailOptions) error {
+	s.from, s.utf8 = from, opts.UTF8
+	return nil
+}
+
+// Rcpt accepts every recipient (RFC 5321 section 4.1.1.3): this server is
+// a sink for trying clients, not an MX with real mailboxes.
+func (s *session) Rcpt(_ context.Context, to string, _ *smtp.RcptOptions) error {
+	s.to = append(s.to, to)
+	return nil
+}
+
+// Data stores the body (RFC 5321 section 4.1.1.4) and returns only once it
+// is safely in new/: the Server answers 250 when Data returns nil, and a
+// message answered 250 must never be lost (section 6.1).
+func (s *session) Data(_ context.Context, r io.Reader) error {
+	attrs := s.envelope()
+	if s.b.box == nil {
+		n, err := io.Copy(io.Discard, r)
+		if err != nil {
+			return err // the Server answers for the broken rule
+		}
+		s.b.log.Info("message discarded", append(attrs, "size", n)...)
+		return nil
+	}
+	header := traceHeader(s.conn, s.b.hostname, s.from, s.to, s.utf8, s.b.lmtp)
+	path, n, err := s.b.box.deliver(header, r)
+	if rerr := (*readError)(nil); errors.As(err, &rerr) {
+		s.b.log.Info("message refused", append(attrs, "error", rerr.err)...)
+		return rerr.err // the Server answers for the broken rule
+	}
+	if err != nil {
+		s.b.log.Error("message not stored", append(attrs, "error", err)...)
+		return errLocal
+	}
+	s.b.log.Info("message stored", append(attrs, "size", n, "path", path)...)
+	return nil
+}
+
+// envelope returns the log attributes of the transaction.
+func (s *session) envelope() []any {
+	attrs := []any{"from", s.from, "to", strings.Join(s.to, ","), "remote", s.conn.RemoteAddr().String()}
+	if state, ok := s.conn.TLS(); ok {
+		attrs = append(attrs, "tls", tls.VersionName(state.Version))
+	}
+	if id, mech, ok := s.conn.AuthIdentity(); ok {
+		attrs = append(attrs, "auth", id.Authentication, "mechanism", mech)
+	}
+	return attrs
+}
+
+// Reset forgets the envelope (RFC 5321 section 4.1.1.5).
+func (s *session) Reset() { s.from, s.to, s.utf8 = "", nil, false }
+
+// Logout is called when the connection ends.
+func (s *session) Logout() error { return nil }
+
+// AuthMechanisms lists what AUTH offers (RFC 4954 section 3): nothing
+// without -users.
+func (s *session) AuthMechanisms() []string {
+	if len(s.b.users) == 0 {
+		return nil
+	}
+	return mechanisms
+}
+
+// Auth returns the server side of mech for one exchange.
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	return s.b.users.server(mech, s.b.hostname)
+}

@@ -1,0 +1,104 @@
+// Command server is a receiving SMTP (or LMTP) server built on Postwire:
+// it stores every message it accepts in a Maildir and logs the envelope.
+//
+//	go run ./examples/server
+//
+// listens on 127.0.0.1:2525 and writes to ./maildir/new/. Try it with
+// swaks, Python's smtplib or examples/send; flags add STARTTLS or implicit
+// TLS (RFC 3207, RFC 8314), AUTH (RFC 4954), LMTP (RFC 2033) and limits:
+//
+//	go run ./examples/server -tls-self-signed -users alice:secret
+//	swaks -s 127.0.0.1 -p 2525 -t bob@example.org -tls -a PLAIN -au alice -ap secret
+//
+// Each stored file is the message exactly as the client sent it (CRLF line
+// endings, dots unstuffed) under two trace fields a delivering server adds
+// (RFC 5321 section 4.4): Return-Path and Received. A message is answered
+// 250 only after it is on disk in new/; when it cannot be stored the
+// client gets 451 4.3.0 and keeps it. -discard reads and drops bodies
+// instead, for benchmarks.
+//
+// SIGINT or SIGTERM stops the server gracefully (transactions in flight
+// finish, idle clients get 421); a second signal stops it at once.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// shutdownTimeout bounds the wait for transactions in flight at shutdown.
+const shutdownTimeout = 30 * time.Second
+
+// config holds the command-line flags.
+type config struct {
+	addr, hostname, maildir    string
+	discard                    bool
+	tlsCert, tlsKey            string
+	tlsSelfSigned, implicitTLS bool
+	users                      string
+	insecureAuth, requireAuth  bool
+	lmtp                       bool
+	maxSize                    int64
+	maxRcpt                    int
+}
+
+// parseFlags reads the command line; errors go to stderr with the usage.
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+	cfg := &config{}
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:2525", "listen on `host:port`")
+	fs.StringVar(&cfg.hostname, "hostname", host, "server `name` in the greeting, EHLO reply and Received field")
+	fs.StringVar(&cfg.maildir, "maildir", "maildir", "store messages in this Maildir `directory` (created if missing)")
+	fs.BoolVar(&cfg.discard, "discard", false, "read and discard message bodies instead of storing them")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM certificate `file` for STARTTLS or -implicit-tls")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key `file` for -tls-cert")
+	fs.BoolVar(&cfg.tlsSelfSigned, "tls-self-signed", false, "make an ephemeral self-signed certificate for localhost at start")
+	fs.BoolVar(&cfg.implicitTLS, "implicit-tls", false, "TLS from the first byte (RFC 8314) instead of STARTTLS")
+	fs.StringVar(&cfg.users, "users", "", "enable AUTH for these accounts: `name:password,...`")
+	fs.BoolVar(&cfg.insecureAuth, "insecure-auth", false, "offer AUTH without TLS too")
+	fs.BoolVar(&cfg.requireAuth, "require-auth", false, "refuse MAIL with 530 until the client authenticates (needs -users)")
+	fs.BoolVar(&cfg.lmtp, "lmtp", false, "speak LMTP (RFC 2033) instead of SMTP")
+	fs.Int64Var(&cfg.maxSize, "max-size", 25<<20, "largest message in `bytes`, advertised with SIZE (0: no limit)")
+	fs.IntVar(&cfg.maxRcpt, "max-rcpt", 100, "most recipients per message")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		fmt.Fprintln(stderr, err)
+		fs.Usage()
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if err == flag.ErrHelp {
+		return
+	}
+	if err != nil {
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first signal, the default handling comes back: a second
+	// one ends the process at once.
+	context.AfterFunc(ctx, stop)
+	if err := run(ctx, cfg, log, nil); err != nil {
+		log.Error("server failed", "error", err)
+		os.Exit(1)
+	}
+}

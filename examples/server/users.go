@@ -1,0 +1,122 @@
+package main
+
+import (
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"strings"
+
+	"github.com/postwire/postwire/sasl"
+)
+
+// scramIterations is the PBKDF2 count of the SCRAM keys derived at start
+// (RFC 7677 section 4 recommends at least 4096).
+const scramIterations = 4096
+
+// mechanisms are the SASL mechanisms offered when -users is set: every
+// server mechanism of the sasl package that works from a password,
+// strongest first (RFC 4954 section 3 lets the client choose).
+var mechanisms = []string{sasl.ScramSHA256, sasl.ScramSHA1, sasl.CramMD5, sasl.Plain, sasl.Login}
+
+// user is one account of -users: its password, kept for PLAIN, LOGIN and
+// CRAM-MD5 (which needs the clear secret), and its SCRAM keys.
+type user struct {
+	password         string
+	scram1, scram256 sasl.ScramCredentials
+}
+
+// users are the accounts AUTH accepts, by user name.
+type users map[string]*user
+
+// parseUsers parses the -users flag: "name:password" pairs separated by
+// commas. A password may hold ":" but not ","; a name may hold neither.
+// Names are prepared with sasl.PrepareUsername (RFC 8265 section 3.4), as
+// the SCRAM servers prepare what the client sends.
+func parseUsers(list string) (users, error) {
+	us := users{}
+	if list == "" {
+		return us, nil
+	}
+	for _, pair := range strings.Split(list, ",") {
+		name, password, ok := strings.Cut(pair, ":")
+		if !ok || name == "" || password == "" {
+			return nil, fmt.Errorf("-users: %q is not name:password", pair)
+		}
+		prepared, err := sasl.PrepareUsername(name)
+		if err != nil {
+			return nil, fmt.Errorf("-users: user name %q: %w", name, err)
+		}
+		if _, dup := us[prepared]; dup {
+			return nil, fmt.Errorf("-users: user %q is listed twice", name)
+		}
+		u := &user{password: password}
+		if u.scram1, err = sasl.NewScramCredentials(sha1.New, password, nil, scramIterations); err != nil {
+			return nil, fmt.Errorf("-users: password of %q: %w", name, err)
+		}
+		if u.scram256, err = sasl.NewScramCredentials(sha256.New, password, nil, scramIterations); err != nil {
+			return nil, fmt.Errorf("-users: password of %q: %w", name, err)
+		}
+		us[prepared] = u
+	}
+	return us, nil
+}
+
+// server returns the server side of mech for one AUTH exchange (RFC 4954);
+// hostname goes into CRAM-MD5's challenge.
+func (us users) server(mech, hostname string) (sasl.Server, error) {
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(authzid, name, password string) error {
+			// Acting as someone else (an authorization identity other
+			// than one's own, RFC 4616 section 2) is not allowed here.
+			if authzid != "" && authzid != name {
+				return fmt.Errorf("%w: may not act as %q", sasl.ErrInvalidCredentials, authzid)
+			}
+			return us.check(name, password)
+		}), nil
+	case sasl.Login:
+		return sasl.NewLoginServer(us.check), nil
+	case sasl.CramMD5:
+		return sasl.NewCramMD5Server(hostname, func(name string) (string, error) {
+			if u := us.lookup(name); u != nil {
+				return u.password, nil
+			}
+			return "", sasl.ErrInvalidCredentials
+		}), nil
+	case sasl.ScramSHA1:
+		return sasl.NewScramSHA1Server(func(name string) (sasl.ScramCredentials, error) {
+			if u := us.lookup(name); u != nil {
+				return u.scram1, nil
+			}
+			return sasl.ScramCredentials{}, sasl.ErrInvalidCredentials
+		}), nil
+	case sasl.ScramSHA256:
+		return sasl.NewScramSHA256Server(func(name string) (sasl.ScramCredentials, error) {
+			if u := us.lookup(name); u != nil {
+				return u.scram256, nil
+			}
+			return sasl.ScramCredentials{}, sasl.ErrInvalidCredentials
+		}), nil
+	}
+	return nil, fmt.Errorf("mechanism %s is not offered", mech)
+}
+
+// check compares a password in constant time.
+func (us users) check(name, password string) error {
+	u := us.lookup(name)
+	if u == nil || subtle.ConstantTimeCompare([]byte(u.password), []byte(password)) != 1 {
+		return sasl.ErrInvalidCredentials
+	}
+	return nil
+}
+
+// lookup finds a user by the name the client sent, prepared as the keys
+// are; nil when unknown.
+func (us users) lookup(name string) *user {
+	prepared, err := sasl.PrepareUsername(name)
+	if err != nil {
+		return nil
+	}
+	return us[prepared]
+}
