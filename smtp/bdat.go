@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 
+	"github.com/postwire/postwire/extensions"
 	"github.com/postwire/postwire/textproto"
 )
 
@@ -113,7 +114,18 @@ func (b *bdatReader) skipCurrent() error {
 // message (the session's error, the size limit) is read to its end and
 // answered; the transaction is then over, and further chunks the client
 // had pipelined are read, discarded and answered 503 (section 3).
+//
+// BDAT exists only where CHUNKING was advertised (RFC 3030 section 2):
+// after HELO, or with Server.DisableChunking, it is 502 5.5.1 (RFC 5321
+// section 4.2.4, command not implemented), its chunk read and discarded
+// all the same so that the session stays in step.
 func (c *Conn) handleBDAT(args []byte) {
+	if !c.exts.Has(extensions.Chunking) {
+		if c.skipChunk(args) {
+			c.reply(502, EnhancedCode{5, 5, 1}, "BDAT not available: CHUNKING was not advertised")
+		}
+		return
+	}
 	size, last, ok := parseBDAT(args)
 	if !ok {
 		c.badBDAT()
