@@ -194,6 +194,10 @@ func TestMailParameters(t *testing.T) {
 		{"MAIL FROM:<a@example.org> AUTH=<>", "250", MailOptions{Auth: &empty}},
 		{"MAIL FROM:<a@example.org> MT-PRIORITY=3", "250", MailOptions{MTPriority: &prio}},
 		{"MAIL FROM:<a@example.org> MT-PRIORITY=10", "501 5.5.4", MailOptions{}},
+		{"MAIL FROM:<a@example.org> MT-PRIORITY=03", "501 5.5.4", MailOptions{}}, // one DIGIT, RFC 6710 section 3
+		{"MAIL FROM:<a@example.org> MT-PRIORITY=+3", "250", MailOptions{MTPriority: &prio}},
+		{"MAIL FROM:<a@example.org> BY=+120;R", "250", MailOptions{DeliverBy: &DeliverByOptions{Time: 120 * time.Second, Mode: DeliverByReturn}}},
+		{"MAIL FROM:<a@example.org> BY=1000000000;R", "501 5.5.4", MailOptions{}}, // 1*9DIGIT, RFC 2852 section 4
 		{"MAIL FROM:<a@example.org> BY=120;R", "250", MailOptions{DeliverBy: &DeliverByOptions{Time: 120 * time.Second, Mode: DeliverByReturn}}},
 		{"MAIL FROM:<a@example.org> BY=-10;NT", "250", MailOptions{DeliverBy: &DeliverByOptions{Time: -10 * time.Second, Mode: DeliverByNotify, Trace: true}}},
 		{"MAIL FROM:<a@example.org> BY=0;R", "501 5.5.4", MailOptions{}},

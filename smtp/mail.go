@@ -109,8 +109,8 @@ func (c *Conn) mailParam(opts *MailOptions, p *textproto.Param) error {
 		}
 		opts.Auth = &v
 	case "MT-PRIORITY": // RFC 6710 section 3
-		n, err := strconv.Atoi(p.Value)
-		if err != nil || n < -9 || n > 9 || len(p.Value) > 2 {
+		n, ok := parsePriority(p.Value)
+		if !ok {
 			return errBadValue
 		}
 		opts.MTPriority = &n
@@ -141,16 +141,46 @@ func paramError(err error, kw string) error {
 	return textproto.ErrBadParameterValue(kw)
 }
 
+// parsePriority parses priority-value = [ "-" / "+" ] DIGIT (RFC 6710
+// section 3): one digit, so "09" and "10" are refused.
+func parsePriority(v string) (int, bool) {
+	neg := false
+	if len(v) == 2 && (v[0] == '-' || v[0] == '+') {
+		neg = v[0] == '-'
+		v = v[1:]
+	}
+	if len(v) != 1 || v[0] < '0' || v[0] > '9' {
+		return 0, false
+	}
+	n := int(v[0] - '0')
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
 // parseDeliverBy parses by-value = by-time ";" by-mode [by-trace], by-time
-// a signed number of seconds, by-mode "N" or "R", by-trace "T" (RFC 2852
-// section 4). With "R" the time must be positive.
+// = [ "-" / "+" ] 1*9DIGIT seconds, by-mode "N" or "R", by-trace "T" (RFC
+// 2852 section 4). With "R" the time must be positive.
 func parseDeliverBy(v string) (*DeliverByOptions, bool) {
 	semi := strings.IndexByte(v, ';')
-	if semi <= 0 || semi > 10 {
+	if semi <= 0 {
 		return nil, false
 	}
+	digits := v[:semi]
+	if digits[0] == '-' || digits[0] == '+' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 9 {
+		return nil, false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return nil, false
+		}
+	}
 	secs, err := strconv.ParseInt(v[:semi], 10, 64)
-	if err != nil || v[0] == '+' {
+	if err != nil {
 		return nil, false
 	}
 	mode := strings.ToUpper(v[semi+1:])
