@@ -187,6 +187,8 @@ func TestMailParameters(t *testing.T) {
 		{"MAIL FROM:<a@example.org> BODY=9BIT", "501 5.5.4", MailOptions{}},
 		{"MAIL FROM:<a@example.org> SIZE=-1", "501 5.5.4", MailOptions{}},
 		{"MAIL FROM:<a@example.org> SIZE=2000000", "552 5.3.4", MailOptions{}},
+		{"MAIL FROM:<a@example.org> SIZE=99999999999999999999", "552 5.3.4", MailOptions{}}, // 1*20DIGIT, RFC 1870 section 6
+		{"MAIL FROM:<a@example.org> SIZE=+5", "501 5.5.4", MailOptions{}},
 		{"MAIL FROM:<a@example.org> SMTPUTF8", "250", MailOptions{UTF8: true}},
 		{"MAIL FROM:<a@example.org> SMTPUTF8=yes", "501 5.5.4", MailOptions{}},
 		{"MAIL FROM:<a@example.org> RET=FULL ENVID=abc+2Bdef", "250", MailOptions{Return: DSNReturnFull, EnvelopeID: "abc+def"}},

@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -51,8 +52,8 @@ func (c *Conn) mailParam(opts *MailOptions, p *textproto.Param) error {
 	}
 	switch p.Keyword {
 	case "SIZE": // RFC 1870 section 6
-		n, err := strconv.ParseInt(p.Value, 10, 64)
-		if err != nil || n < 0 || p.Value[0] == '+' {
+		n, ok := parseSize(p.Value)
+		if !ok {
 			return errBadValue
 		}
 		opts.Size = n
@@ -139,6 +140,28 @@ func paramError(err error, kw string) error {
 		return textproto.ErrUnknownParameter(kw)
 	}
 	return textproto.ErrBadParameterValue(kw)
+}
+
+// parseSize parses size-value = 1*20DIGIT (RFC 1870 section 6). A value
+// too large for an int64 is still a valid size, larger than any limit: it
+// becomes math.MaxInt64, so that the caller answers 552, not 501.
+func parseSize(v string) (int64, bool) {
+	if len(v) == 0 || len(v) > 20 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(v); i++ {
+		d := v[i]
+		if d < '0' || d > '9' {
+			return 0, false
+		}
+		if n > (math.MaxInt64-int64(d-'0'))/10 {
+			n = math.MaxInt64
+			continue
+		}
+		n = n*10 + int64(d-'0')
+	}
+	return n, true
 }
 
 // parsePriority parses priority-value = [ "-" / "+" ] DIGIT (RFC 6710
