@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -141,12 +142,43 @@ type Server struct {
 	// CVE-2023-51764).
 	AllowBareLineEndings bool
 
-	// ProxyProtocol expects a PROXY protocol header (v1 or v2, HAProxy)
-	// before the greeting on every connection; Conn.RemoteAddr then
-	// tells the client's address as the proxy saw it. A connection
-	// without a valid header is closed without a greeting.
-	// (Being implemented in proxy.go: for now every connection is closed.)
+	// ProxyProtocol expects a PROXY protocol header (HAProxy's
+	// proxy-protocol.txt, version 1 text or version 2 binary, told apart
+	// by the first octet) before the greeting on every connection, for a
+	// server behind a load balancer such as HAProxy ("send-proxy",
+	// "send-proxy-v2"), nginx or a cloud TCP balancer. Conn.RemoteAddr and
+	// Conn.LocalAddr then tell the client's address and the address it
+	// connected to, as the proxy saw them; a version 2 LOCAL header (a
+	// health check), a version 1 UNKNOWN one, and the UNSPEC family keep
+	// the connection's own addresses. Version 2 TLVs are skipped, but a
+	// CRC32c TLV is verified (section 2.2.3).
+	//
+	// As section 2 of the specification requires, the header is then
+	// mandatory: a connection whose header is missing, malformed, later
+	// than ProxyHeaderTimeout, or that comes from a source outside
+	// ProxyTrusted, is closed without a greeting and logged (at Warn).
+	// Octets the client sent right after the header are kept. With
+	// implicit TLS (ListenAndServeTLS) the header precedes the handshake.
 	ProxyProtocol bool
+	// ProxyTrusted lists the proxies allowed to connect when
+	// ProxyProtocol is set, by their own (TCP peer) address. Empty means
+	// every source is trusted: leave it empty only when a firewall lets
+	// nothing but the proxies reach the server, since whoever can connect
+	// can claim any address.
+	ProxyTrusted []netip.Prefix
+	// ProxyHeaderTimeout bounds the wait for the PROXY header. 0 means
+	// DefaultProxyHeaderTimeout, 5 seconds.
+	ProxyHeaderTimeout time.Duration
+
+	// XCLIENTTrusted lists the clients allowed to use Postfix's XCLIENT
+	// command (https://www.postfix.org/XCLIENT_README.html), with which a
+	// proxy or content filter in front of the server tells the original
+	// client's address, host name, HELO name and login. XCLIENT is
+	// advertised in EHLO only to them; others get 550 5.7.0. A client is
+	// matched by its address when it connected (after any PROXY header),
+	// so the clients it announces do not change what it may do. Empty
+	// means nobody (XCLIENT is then answered 550 5.7.0).
+	XCLIENTTrusted []netip.Prefix
 
 	// Logger receives the server's log; nil means slog.Default().
 	Logger *slog.Logger
