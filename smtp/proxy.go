@@ -48,7 +48,7 @@ func (c *Conn) readProxyHeader() error {
 		raw.SetReadDeadline(time.Time{})
 	} else {
 		c.nc.SetReadDeadline(time.Now().Add(timeout))
-		src := &proxySource{c: c}
+		src := &proxySource{c: c, header: true}
 		r := s.readerPool.Get().(*bufio.Reader)
 		r.Reset(src)
 		c.r = r

@@ -142,7 +142,10 @@ func TestParseProxyHeaderInvalid(t *testing.T) {
 		{"v2 family 4", mutate(func(b []byte) []byte { b[13] = 0x41; return b })},
 		{"v2 transport 3", mutate(func(b []byte) []byte { b[13] = 0x13; return b })},
 		{"v2 short address block", string(proxyV2(1, 0x21, make([]byte, 12)))},
-		{"v2 oversize", mutate(func(b []byte) []byte { binary.BigEndian.PutUint16(b[14:], 5000); return append(b, make([]byte, 5000)...) })},
+		{"v2 oversize", mutate(func(b []byte) []byte {
+			binary.BigEndian.PutUint16(b[14:], 5000)
+			return append(b, make([]byte, 5000)...)
+		})},
 		{"v2 truncated TLV", string(proxyV2TCP(netip.MustParseAddrPort("192.0.2.7:1"), netip.MustParseAddrPort("192.0.2.8:2"), []byte{0x04, 0}))},
 		{"v2 TLV past the end", string(proxyV2TCP(netip.MustParseAddrPort("192.0.2.7:1"), netip.MustParseAddrPort("192.0.2.8:2"), []byte{0x04, 0, 9, 1}))},
 		{"v2 CRC32c wrong", string(badCRC)},
