@@ -109,3 +109,79 @@ func TestExampleServer(t *testing.T) {
 		assert.True(t, strings.Contains(trace, "LHLO"), trace)
 	})
 }
+
+// TestSmtplibToExampleServer sends into examples/server with Python's
+// smtplib: testdata/smtplib_send.py (send_message, STARTTLS verifying the
+// shared certificate given with -tls-cert, AUTH PLAIN, LOGIN and CRAM-MD5),
+// then smtplibSelfSigned against -tls-self-signed as a new user would try
+// it, without a certificate to verify.
+func TestSmtplibToExampleServer(t *testing.T) {
+	py := python3(t)
+	script, err := filepath.Abs("testdata/smtplib_send.py")
+	require.NoError(t, err)
+	withCert := []string{"-tls-cert", shared.certFile, "-tls-key", shared.keyFile, "-users", "alice:secret"}
+	for _, mode := range []string{"send_message", "starttls", "auth:PLAIN", "auth:LOGIN", "auth:CRAM-MD5"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			addr, dir := startExampleServer(t, withCert...)
+			tmp := t.TempDir()
+			msgFile, sentFile := filepath.Join(tmp, "msg.eml"), filepath.Join(tmp, "sent.eml")
+			require.NoError(t, os.WriteFile(msgFile, testMessage("smtplib "+mode, true), 0o644))
+			out := runPeer(t, nil, py, script, portOf(addr), mode, shared.certFile, msgFile, sentFile)
+			sent, err := os.ReadFile(sentFile)
+			require.NoError(t, err)
+			stored := maildirMessages(t, dir, 1)
+			require.Len(t, stored, 1, out)
+			requireStored(t, sent, stored[0], out)
+			requireSameHash(t, sent, stored[0])
+		})
+	}
+	for _, mech := range []string{"", "PLAIN", "LOGIN", "CRAM-MD5"} {
+		name := "self-signed-starttls"
+		if mech != "" {
+			name += "-auth-" + mech
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			addr, dir := startExampleServer(t, "-tls-self-signed", "-users", "alice:secret")
+			msg := testMessage("smtplib self-signed "+mech, true)
+			file := filepath.Join(t.TempDir(), "msg.eml")
+			require.NoError(t, os.WriteFile(file, msg, 0o644))
+			out := runPeer(t, nil, py, "-c", smtplibSelfSigned, portOf(addr), mech, file)
+			assert.Contains(t, out, "STARTTLS", out)
+			stored := maildirMessages(t, dir, 1)
+			require.Len(t, stored, 1, out)
+			requireStored(t, msg, stored[0], out)
+			requireSameHash(t, msg, stored[0])
+			assert.Contains(t, string(stored[0]), " with ESMTPS", "over TLS")
+			if mech != "" {
+				assert.Contains(t, string(stored[0]), " with ESMTPSA ", "authenticated")
+			}
+		})
+	}
+}
+
+// smtplibSelfSigned is what a new user types to try -tls-self-signed from
+// Python: STARTTLS without verifying the certificate, then, when a
+// mechanism is given, AUTH with it as alice/secret; then the message file
+// as it is. Arguments: PORT MECH MSGFILE.
+const smtplibSelfSigned = `
+import smtplib, ssl, sys
+port, mech, msgfile = sys.argv[1:4]
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+with open(msgfile, "rb") as f:
+    raw = f.read()
+with smtplib.SMTP("127.0.0.1", int(port), local_hostname="client.example", timeout=20) as s:
+    s.set_debuglevel(1)
+    s.starttls(context=ctx)
+    if mech:
+        s.user, s.password = "alice", "secret"
+        s.ehlo()
+        auth = {"PLAIN": s.auth_plain, "LOGIN": s.auth_login, "CRAM-MD5": s.auth_cram_md5}[mech]
+        code, _ = s.auth(mech, auth, initial_response_ok=True)
+        assert code == 235, code
+    refused = s.sendmail("alice@client.example", ["bob@test.example"], raw)
+    assert not refused, refused
+`
