@@ -23,6 +23,7 @@ var (
 	enhSyntax     = EnhancedCode{5, 5, 2} // 5.5.2 syntax error (command line)
 	enhArgs       = EnhancedCode{5, 5, 4} // 5.5.4 invalid command arguments
 	enhBadAddress = EnhancedCode{5, 1, 3} // 5.1.3 bad destination mailbox address syntax
+	enhNonASCII   = EnhancedCode{5, 6, 7} // 5.6.7 non-ASCII addresses not permitted (RFC 6531)
 )
 
 // errLine is 500 5.5.2: the command line itself is unrecognisable (RFC 5321
@@ -36,6 +37,13 @@ func errArgs(msg string) *ParseError { return &ParseError{501, enhArgs, msg} }
 // errAddress is 553 5.1.3: the address breaks RFC 5321 section 4.1.2 or the
 // limits of section 4.5.3.1 ("mailbox name not allowed").
 func errAddress(msg string) *ParseError { return &ParseError{553, enhBadAddress, msg} }
+
+// errNeedSMTPUTF8 is 553 5.6.7: a non-ASCII address in a transaction that did
+// not ask for SMTPUTF8 (RFC 6531 section 3.5; X.6.7 is registered in its
+// section 4.2 for 550 and 553).
+func errNeedSMTPUTF8() *ParseError {
+	return &ParseError{553, enhNonASCII, "non-ASCII address requires SMTPUTF8"}
+}
 
 // ErrUnknownParameter returns the 555 5.5.4 error a server sends for a
 // MAIL or RCPT parameter it did not advertise (RFC 5321 section 4.1.1.11,

@@ -148,7 +148,7 @@ func unquote(s string) string {
 // It returns the character's length.
 func (p *mailboxParser) utf8Char(i int) (int, *ParseError) {
 	if !p.opt.SMTPUTF8 {
-		return 0, errAddress("non-ASCII address requires SMTPUTF8")
+		return 0, errNeedSMTPUTF8()
 	}
 	r, n := utf8.DecodeRuneInString(p.s[i:])
 	if r == utf8.RuneError && n <= 1 {
@@ -182,7 +182,7 @@ func (p *mailboxParser) domain(i int) (string, int, *ParseError) {
 	}
 	if !ascii {
 		if !p.opt.SMTPUTF8 {
-			return "", 0, errAddress("non-ASCII address requires SMTPUTF8")
+			return "", 0, errNeedSMTPUTF8()
 		}
 		if !utf8.ValidString(d) {
 			return "", 0, errAddress("invalid UTF-8 in address")

@@ -214,7 +214,10 @@ func TestParsePathErrors(t *testing.T) {
 			var pe *ParseError
 			require.ErrorAs(t, err, &pe)
 			assert.Equal(t, tt.code, pe.Code, pe.Msg)
-			if tt.code == 553 {
+			if tt.code == 553 && !tt.opt.SMTPUTF8 && !isASCII(tt.args) {
+				// RFC 6531 section 4.2: X.6.7 for non-ASCII without SMTPUTF8.
+				assert.Equal(t, EnhancedCode{5, 6, 7}, pe.Enhanced)
+			} else if tt.code == 553 {
 				assert.Equal(t, EnhancedCode{5, 1, 3}, pe.Enhanced)
 			} else {
 				assert.Equal(t, EnhancedCode{5, 5, 4}, pe.Enhanced)
@@ -223,6 +226,16 @@ func TestParsePathErrors(t *testing.T) {
 			assert.NotContains(t, pe.Msg, "\x7f")
 		})
 	}
+}
+
+// isASCII reports whether s has no octet above 0x7F.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func TestPathLimitsExact(t *testing.T) {
