@@ -4,14 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -256,186 +253,99 @@ func srvIdleEHLO(t *testing.T, c net.Conn) {
 	readReply()
 }
 
-// TestServerHelperProcess is not a test: BenchmarkServerPipelinedCPU runs
-// the test binary with SRV_HELPER_PROCESS=1 to have a server in a process
-// of its own, whose CPU time it can read from /proc.
-func TestServerHelperProcess(t *testing.T) {
-	if os.Getenv("SRV_HELPER_PROCESS") != "1" {
-		t.Skip("helper process for BenchmarkServerPipelinedCPU")
-	}
-	s := &Server{Hostname: "mx.test", Backend: srvDiscardBackend{}, Logger: srvQuietLogger}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	fmt.Println(l.Addr().String())
-	go s.Serve(l)
-	io.Copy(io.Discard, os.Stdin) // until the benchmark closes our stdin
-	s.Close()
-	os.Exit(0)
+// memConn is a net.Conn whose input is a script of chunks, each handed out
+// by Read as if it had arrived in one segment, and whose output is thrown
+// away: the server with no system calls at all.
+type memConn struct {
+	chunks [][]byte
+	repeat int // how many times chunks[1] comes before the rest
+	cur    []byte
+	i      int
 }
 
-// procCPU returns the CPU time (user+system) of process pid, from
-// /proc/pid/stat, in clock ticks of 10 ms.
-func procCPU(b *testing.B, pid int) time.Duration {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	require.NoError(b, err)
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
+func (m *memConn) Read(p []byte) (int, error) {
+	if len(m.cur) == 0 {
+		switch {
+		case m.i == 1 && m.repeat > 0:
+			m.repeat--
+			m.cur = m.chunks[1]
+			if m.repeat == 0 {
+				m.i++
+			}
+		case m.i == 1:
+			m.i++
+			fallthrough
+		default:
+			if m.i >= len(m.chunks) {
+				return 0, io.EOF
+			}
+			m.cur = m.chunks[m.i]
+			m.i++
+		}
+	}
+	n := copy(p, m.cur)
+	m.cur = m.cur[n:]
+	return n, nil
 }
 
-// BenchmarkServerPipelinedCPU is BenchmarkServerPipelined against a server
-// in another process, so that server-cpu-µs/op is the server's CPU time
-// alone per transaction (from /proc, 10 ms resolution: use -benchtime=3s
-// or more). Each transaction takes two round trips: MAIL, RCPT and DATA,
-// wait for 354, then the body, wait for 250.
-func BenchmarkServerPipelinedCPU(b *testing.B) {
-	srvBenchHelperCPU(b, "1", false)
+func (m *memConn) Write(p []byte) (int, error)      { return len(p), nil }
+func (m *memConn) Close() error                     { return nil }
+func (m *memConn) LocalAddr() net.Addr              { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 25} }
+func (m *memConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000} }
+func (m *memConn) SetDeadline(time.Time) error      { return nil }
+func (m *memConn) SetReadDeadline(time.Time) error  { return nil }
+func (m *memConn) SetWriteDeadline(time.Time) error { return nil }
+
+// onceListener accepts its one connection, then waits to be closed.
+type onceListener struct {
+	c      net.Conn
+	closed chan struct{}
+	once   sync.Once
 }
 
-// BenchmarkServerPipelinedSteadyCPU is the steady state of a pipelining
-// sender with several messages (RFC 2920 section 3.1: the end of a body may
-// be followed by the next MAIL, RCPT and DATA in the same write): one write
-// and one wait for 250, 250, 250, 354 per transaction. server-cpu-µs/op is
-// the server process's CPU time per transaction.
-func BenchmarkServerPipelinedSteadyCPU(b *testing.B) {
-	srvBenchHelperCPU(b, "1", true)
+func (l *onceListener) Accept() (net.Conn, error) {
+	if c := l.c; c != nil {
+		l.c = nil
+		return c, nil
+	}
+	<-l.closed
+	return nil, net.ErrClosed
 }
 
-// srvBenchEnvelope is the MAIL, RCPT and DATA group of the CPU benchmarks:
-// 64 octets, which the floor helper counts.
-var srvBenchEnvelope = []byte("MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\n")
+func (l *onceListener) Close() error   { l.once.Do(func() { close(l.closed) }); return nil }
+func (l *onceListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 25} }
 
-// srvBenchHelperCPU runs the pipelined exchange against a helper process
-// (mode "1": our Server; "floor": a bare reader and writer) and reports
-// the helper's CPU time per transaction. steady sends each body with the
-// next envelope in one write.
-func srvBenchHelperCPU(b *testing.B, mode string, steady bool) {
-	if _, err := os.Stat("/proc/self/stat"); err != nil {
-		b.Skip("needs /proc")
-	}
-	test := "^TestServerHelperProcess$"
-	if mode == "floor" {
-		test = "^TestServerFloorHelperProcess$"
-	}
-	cmd := exec.Command(os.Args[0], "-test.run="+test)
-	cmd.Env = append(os.Environ(), "SRV_HELPER_PROCESS="+mode, "SRV_HELPER_STEADY="+strconv.FormatBool(steady))
-	stdin, err := cmd.StdinPipe()
-	require.NoError(b, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(b, err)
-	require.NoError(b, cmd.Start())
-	defer func() {
-		stdin.Close()
-		cmd.Wait()
-	}()
-	addr, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(b, err)
-	nc, err := net.Dial("tcp", strings.TrimSpace(addr))
-	require.NoError(b, err)
-	defer nc.Close()
-	r := bufio.NewReader(nc)
-	if mode != "floor" {
-		srvBenchReply(b, r, '2')
-		io.WriteString(nc, "EHLO bench.test\r\n")
-		srvBenchReply(b, r, '2')
-	}
-	group := srvBenchEnvelope
-	next := append(append([]byte(nil), srvBenchBody...), srvBenchEnvelope...)
-	if steady {
-		nc.Write(group)
-		srvBenchReply(b, r, '2')
-		srvBenchReply(b, r, '2')
-		srvBenchReply(b, r, '3')
-	}
+// srvDoneBackend is srvDiscardBackend that says when a session ends.
+type srvDoneBackend struct{ done chan struct{} }
+
+type srvDoneSession struct {
+	srvDiscardSession
+	done chan struct{}
+}
+
+func (b srvDoneBackend) NewSession(*Conn) (Session, error) { return srvDoneSession{done: b.done}, nil }
+func (s srvDoneSession) Logout() error                     { close(s.done); return nil }
+
+// BenchmarkServerPipelinedMemory is the steady state of a pipelining
+// sender (each read carries a 1 KiB body and the next MAIL, RCPT and
+// DATA) over a connection in memory: the server's own CPU per
+// transaction, without the system calls and the network poller that
+// BenchmarkServerPipelinedSteadyCPU includes.
+func BenchmarkServerPipelinedMemory(b *testing.B) {
+	done := make(chan struct{})
+	next := append(append([]byte(nil), srvBenchBody...), "MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\n"...)
+	mc := &memConn{repeat: b.N, chunks: [][]byte{
+		[]byte("EHLO bench.test\r\nMAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\n"),
+		next,
+		append(append([]byte(nil), srvBenchBody...), "QUIT\r\n"...),
+	}}
+	s := &Server{Hostname: "mx.test", Backend: srvDoneBackend{done}, Logger: srvQuietLogger}
+	l := &onceListener{c: mc, closed: make(chan struct{})}
+	b.ReportAllocs()
 	b.SetBytes(int64(len(srvBenchBody)))
-	cpu := procCPU(b, cmd.Process.Pid)
 	b.ResetTimer()
-	for b.Loop() {
-		if steady {
-			nc.Write(next)
-			srvBenchReply(b, r, '2')
-			srvBenchReply(b, r, '2')
-			srvBenchReply(b, r, '2')
-			srvBenchReply(b, r, '3')
-			continue
-		}
-		nc.Write(group)
-		srvBenchReply(b, r, '2')
-		srvBenchReply(b, r, '2')
-		srvBenchReply(b, r, '3')
-		nc.Write(srvBenchBody)
-		srvBenchReply(b, r, '2')
-	}
+	go s.Serve(l)
+	<-done
 	b.StopTimer()
-	b.ReportMetric(float64(procCPU(b, cmd.Process.Pid)-cpu)/float64(b.N)/1e3, "server-cpu-µs/op")
-}
-
-// TestServerFloorHelperProcess is not a test: BenchmarkNetFloorPipelined
-// runs it as the other end of the floor measurement.
-func TestServerFloorHelperProcess(t *testing.T) {
-	if os.Getenv("SRV_HELPER_PROCESS") != "floor" {
-		t.Skip("helper process for BenchmarkNetFloorPipelined")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	fmt.Println(l.Addr().String())
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		buf := make([]byte, 4096)
-		readN := func(n int) bool {
-			for got := 0; got < n; {
-				k, err := c.Read(buf[got:])
-				if err != nil {
-					return false
-				}
-				got += k
-			}
-			return true
-		}
-		replies := []byte("250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n354 Start mail input\r\n")
-		done := []byte("250 2.0.0 OK: message accepted\r\n")
-		if os.Getenv("SRV_HELPER_STEADY") == "true" {
-			// Each read after the first takes a body and the next envelope.
-			both := append(append([]byte(nil), done...), replies...)
-			if !readN(len(srvBenchEnvelope)) {
-				return
-			}
-			c.Write(replies)
-			for readN(len(srvBenchBody) + len(srvBenchEnvelope)) {
-				c.Write(both)
-			}
-			return
-		}
-		for readN(len(srvBenchEnvelope)) {
-			c.Write(replies)
-			if !readN(len(srvBenchBody)) {
-				return
-			}
-			c.Write(done)
-		}
-	}()
-	io.Copy(io.Discard, os.Stdin)
-	os.Exit(0)
-}
-
-// BenchmarkNetFloorPipelined is the floor under BenchmarkServerPipelinedCPU:
-// the same exchange, octet for octet, against a Go program that only
-// reads and writes fixed byte counts. Its server-cpu-µs/op is what the
-// system calls and the Go runtime's network poller cost on this machine;
-// the difference to BenchmarkServerPipelinedCPU is the SMTP server's own
-// work.
-func BenchmarkNetFloorPipelined(b *testing.B) {
-	srvBenchHelperCPU(b, "floor", false)
-}
-
-// BenchmarkNetFloorPipelinedSteady is the floor under
-// BenchmarkServerPipelinedSteadyCPU: one read of body and envelope, one
-// write of four replies per transaction.
-func BenchmarkNetFloorPipelinedSteady(b *testing.B) {
-	srvBenchHelperCPU(b, "floor", true)
+	s.Close()
 }

@@ -1,0 +1,202 @@
+package compat
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The CPU benchmark runs each server in a process of its own (this test
+// binary again, as TestBenchSinkProcess) and reads that process's CPU time
+// from /proc, so that what it reports is the server's CPU alone, not the
+// client's nor the other programs' on the machine. Each op does one
+// transaction with every server in turn, so that noise from the rest of
+// the machine falls on all of them alike and their ratio holds even when
+// the absolute figures move.
+
+// benchSinkEnv names the server TestBenchSinkProcess is to run.
+const benchSinkEnv = "COMPAT_BENCH_SINK"
+
+// TestBenchSinkProcess is not a test: BenchmarkServerPipelinedCPU runs the
+// test binary with COMPAT_BENCH_SINK=postwire, gosmtp or floor to have
+// that server in a process of its own. It prints the address, then serves
+// until its standard input closes.
+func TestBenchSinkProcess(t *testing.T) {
+	impl := os.Getenv(benchSinkEnv)
+	if impl == "" {
+		t.Skip("helper process for BenchmarkServerPipelinedCPU")
+	}
+	var addr string
+	switch impl {
+	case "postwire":
+		addr = startPostwireSink(t)
+	case "gosmtp":
+		addr = startGoSMTPSink(t)
+	case "floor":
+		addr = startFloorSink(t)
+	default:
+		t.Fatalf("%s=%q: want postwire, gosmtp or floor", benchSinkEnv, impl)
+	}
+	fmt.Println(addr)
+	io.Copy(io.Discard, os.Stdin) // until the benchmark closes our stdin
+	os.Exit(0)
+}
+
+// startFloorSink starts the floor: not an SMTP server but a Go program
+// that reads the octets of the steady-state exchange and writes replies of
+// the same shape, so that its CPU time is what the system calls and the Go
+// runtime's network poller cost. The difference to a server's figure is
+// that server's own work.
+func startFloorSink(tb testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(tb, err)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		buf := make([]byte, 4096)
+		readN := func(n int) bool {
+			for got := 0; got < n; {
+				k, err := c.Read(buf[got:])
+				if err != nil {
+					return false
+				}
+				got += k
+			}
+			return true
+		}
+		greeting := []byte("220 mx.test.example ESMTP\r\n")
+		ehlo := []byte("250-mx.test.example\r\n250 PIPELINING\r\n")
+		envelope := []byte("250 2.0.0 Roger, accepting mail\r\n250 2.0.0 I'll make sure <bob@test.example> gets this\r\n354 Go ahead. End your data with <CR><LF>.<CR><LF>\r\n")
+		done := []byte("250 2.0.0 OK: queued\r\n")
+		both := append(append([]byte(nil), done...), envelope...)
+		c.Write(greeting)
+		if !readN(len("EHLO client.example\r\n")) {
+			return
+		}
+		c.Write(ehlo)
+		if !readN(len(benchEnvelope)) {
+			return
+		}
+		c.Write(envelope)
+		for readN(len(benchBody1K) + len(benchEnvelope)) {
+			c.Write(both)
+		}
+	}()
+	return l.Addr().String()
+}
+
+// procCPU returns the CPU time (user+system) of process pid from
+// /proc/pid/stat, in clock ticks of 10 ms.
+func procCPU(tb testing.TB, pid int) time.Duration {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	require.NoError(tb, err)
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, err := strconv.ParseInt(fields[11], 10, 64)
+	require.NoError(tb, err)
+	stime, err := strconv.ParseInt(fields[12], 10, 64)
+	require.NoError(tb, err)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// sinkProcess is a server in a child process and a client connection to
+// it, in the steady state: the first envelope sent and answered.
+type sinkProcess struct {
+	impl string
+	pid  int
+	c    *rawClient
+	cpu  time.Duration // CPU time when the measurement began
+}
+
+// startSinkProcess runs the sink impl in a child process and connects to
+// it; the process ends when the benchmark does.
+func startSinkProcess(b *testing.B, impl string) *sinkProcess {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchSinkProcess$")
+	cmd.Env = append(os.Environ(), benchSinkEnv+"="+impl)
+	stdin, err := cmd.StdinPipe()
+	require.NoError(b, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(b, err)
+	require.NoError(b, cmd.Start())
+	b.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(b, err)
+	c, err := dialRaw(strings.TrimSpace(addr))
+	require.NoError(b, err)
+	b.Cleanup(func() { c.conn.Close() })
+	_, err = c.conn.Write(benchEnvelope)
+	require.NoError(b, err)
+	require.NoError(b, c.expectN(250, 250, 354))
+	return &sinkProcess{impl: impl, pid: cmd.Process.Pid, c: c}
+}
+
+// BenchmarkServerPipelinedCPU: 1 KiB transactions over one connection per
+// server in the steady state of a pipelining sender (RFC 2920 section
+// 3.1): each write carries a body and the next MAIL, RCPT and DATA, and
+// one read takes their four replies. Each op does one such transaction
+// with our server, go-smtp's and the floor (startFloorSink), each in a
+// process of its own; <impl>-cpu-µs/op is that process's CPU time per
+// transaction, from /proc (10 ms ticks: run it with -benchtime=3s or
+// more). ns/op is the wall time of the three, clients included.
+func BenchmarkServerPipelinedCPU(b *testing.B) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		b.Skip("needs /proc")
+	}
+	var sinks []*sinkProcess
+	for _, impl := range []string{"postwire", "gosmtp", "floor"} {
+		sinks = append(sinks, startSinkProcess(b, impl))
+	}
+	next := append(append([]byte(nil), benchBody1K...), benchEnvelope...)
+	for _, s := range sinks {
+		s.cpu = procCPU(b, s.pid)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		for _, s := range sinks {
+			if _, err := s.c.conn.Write(next); err != nil {
+				b.Fatal(s.impl, err)
+			}
+			if err := s.c.expectN(250, 250, 250, 354); err != nil {
+				b.Fatal(s.impl, err)
+			}
+		}
+	}
+	b.StopTimer()
+	for _, s := range sinks {
+		b.ReportMetric(float64(procCPU(b, s.pid)-s.cpu)/float64(b.N)/1e3, s.impl+"-cpu-µs/op")
+	}
+}
+
+// TestBenchSinkProcessesWork runs the CPU benchmark's exchange, in
+// process, against each sink for a few transactions, so that a change
+// that breaks it fails the tests.
+func TestBenchSinkProcessesWork(t *testing.T) {
+	next := append(append([]byte(nil), benchBody1K...), benchEnvelope...)
+	for _, start := range []func(testing.TB) string{startPostwireSink, startGoSMTPSink, startFloorSink} {
+		c, err := dialRaw(start(t))
+		require.NoError(t, err)
+		_, err = c.conn.Write(benchEnvelope)
+		require.NoError(t, err)
+		require.NoError(t, c.expectN(250, 250, 354))
+		for range 3 {
+			_, err = c.conn.Write(next)
+			require.NoError(t, err)
+			require.NoError(t, c.expectN(250, 250, 250, 354))
+		}
+		c.conn.Close()
+	}
+}

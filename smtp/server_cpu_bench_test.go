@@ -1,0 +1,225 @@
+package smtp
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The CPU benchmarks run the server in a process of its own (this test
+// binary again) and read its CPU time from /proc, in 10 ms ticks: use
+// -benchtime=3s or more. Beside it runs the floor, a Go program that only
+// reads and writes the same octets: each op does one transaction with the
+// server, then one with the floor, so that noise from the rest of the
+// machine falls on both alike and "server minus floor" is the SMTP
+// server's own work, the system calls and the runtime's poller excluded.
+
+// srvBenchEnvelope is the MAIL, RCPT and DATA group of the CPU benchmarks;
+// the floor counts its octets.
+var srvBenchEnvelope = []byte("MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\n")
+
+// TestServerHelperProcess is not a test: the CPU benchmarks run the test
+// binary with SRV_HELPER_PROCESS=1 to have a server in a process of its
+// own. With SRV_HELPER_CPUPROFILE=file it writes the server's CPU profile
+// there (go tool pprof smtp.test file).
+func TestServerHelperProcess(t *testing.T) {
+	if os.Getenv("SRV_HELPER_PROCESS") != "1" {
+		t.Skip("helper process for the CPU benchmarks")
+	}
+	s := &Server{Hostname: "mx.test", Backend: srvDiscardBackend{}, Logger: srvQuietLogger}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	fmt.Println(l.Addr().String())
+	if path := os.Getenv("SRV_HELPER_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		require.NoError(t, err)
+		require.NoError(t, pprof.StartCPUProfile(f))
+		defer f.Close()
+	}
+	go s.Serve(l)
+	io.Copy(io.Discard, os.Stdin) // until the benchmark closes our stdin
+	s.Close()
+	pprof.StopCPUProfile()
+	os.Exit(0)
+}
+
+// TestServerFloorHelperProcess is not a test: the CPU benchmarks run it
+// (SRV_HELPER_PROCESS=floor) as the floor, which reads fixed octet counts
+// and writes fixed replies. With SRV_HELPER_STEADY=true each read after
+// the first takes a body and the next envelope.
+func TestServerFloorHelperProcess(t *testing.T) {
+	if os.Getenv("SRV_HELPER_PROCESS") != "floor" {
+		t.Skip("helper process for the CPU benchmarks")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	fmt.Println(l.Addr().String())
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		buf := make([]byte, 4096)
+		readN := func(n int) bool {
+			for got := 0; got < n; {
+				k, err := c.Read(buf[got:])
+				if err != nil {
+					return false
+				}
+				got += k
+			}
+			return true
+		}
+		replies := []byte("250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n354 Start mail input\r\n")
+		done := []byte("250 2.0.0 OK: message accepted\r\n")
+		if os.Getenv("SRV_HELPER_STEADY") == "true" {
+			both := append(append([]byte(nil), done...), replies...)
+			if !readN(len(srvBenchEnvelope)) {
+				return
+			}
+			c.Write(replies)
+			for readN(len(srvBenchBody) + len(srvBenchEnvelope)) {
+				c.Write(both)
+			}
+			return
+		}
+		for readN(len(srvBenchEnvelope)) {
+			c.Write(replies)
+			if !readN(len(srvBenchBody)) {
+				return
+			}
+			c.Write(done)
+		}
+	}()
+	io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
+}
+
+// procCPU returns the CPU time (user+system) of process pid, from
+// /proc/pid/stat, in clock ticks of 10 ms.
+func procCPU(b *testing.B, pid int) time.Duration {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	require.NoError(b, err)
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, err := strconv.ParseInt(fields[11], 10, 64)
+	require.NoError(b, err)
+	stime, err := strconv.ParseInt(fields[12], 10, 64)
+	require.NoError(b, err)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// srvHelper is a helper process and a connection to it.
+type srvHelper struct {
+	pid    int
+	nc     net.Conn
+	r      *bufio.Reader
+	steady bool
+	next   []byte // body and next envelope, for the steady state
+}
+
+// startSrvHelper starts the helper process of mode ("1": our Server;
+// "floor") and connects to it, past EHLO for the server, and past the
+// first envelope when steady.
+func startSrvHelper(b *testing.B, mode string, steady bool) *srvHelper {
+	test := "^TestServerHelperProcess$"
+	if mode == "floor" {
+		test = "^TestServerFloorHelperProcess$"
+	}
+	cmd := exec.Command(os.Args[0], "-test.run="+test)
+	cmd.Env = append(os.Environ(), "SRV_HELPER_PROCESS="+mode, "SRV_HELPER_STEADY="+strconv.FormatBool(steady))
+	stdin, err := cmd.StdinPipe()
+	require.NoError(b, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(b, err)
+	require.NoError(b, cmd.Start())
+	b.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(b, err)
+	nc, err := net.Dial("tcp", strings.TrimSpace(addr))
+	require.NoError(b, err)
+	b.Cleanup(func() { nc.Close() })
+	h := &srvHelper{pid: cmd.Process.Pid, nc: nc, r: bufio.NewReader(nc), steady: steady}
+	h.next = append(append([]byte(nil), srvBenchBody...), srvBenchEnvelope...)
+	if mode != "floor" {
+		srvBenchReply(b, h.r, '2')
+		io.WriteString(nc, "EHLO bench.test\r\n")
+		srvBenchReply(b, h.r, '2')
+	}
+	if steady {
+		nc.Write(srvBenchEnvelope)
+		srvBenchReply(b, h.r, '2')
+		srvBenchReply(b, h.r, '2')
+		srvBenchReply(b, h.r, '3')
+	}
+	return h
+}
+
+// transaction does one pipelined 1 KiB transaction: steady, one write of
+// the body and the next envelope and one wait for four replies; otherwise
+// the envelope, a wait for 354, the body, a wait for 250.
+func (h *srvHelper) transaction(b *testing.B) {
+	if h.steady {
+		h.nc.Write(h.next)
+		srvBenchReply(b, h.r, '2')
+		srvBenchReply(b, h.r, '2')
+		srvBenchReply(b, h.r, '2')
+		srvBenchReply(b, h.r, '3')
+		return
+	}
+	h.nc.Write(srvBenchEnvelope)
+	srvBenchReply(b, h.r, '2')
+	srvBenchReply(b, h.r, '2')
+	srvBenchReply(b, h.r, '3')
+	h.nc.Write(srvBenchBody)
+	srvBenchReply(b, h.r, '2')
+}
+
+// srvBenchCPU runs transactions against our server and the floor in turn
+// and reports each one's CPU time per transaction.
+func srvBenchCPU(b *testing.B, steady bool) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		b.Skip("needs /proc")
+	}
+	server := startSrvHelper(b, "1", steady)
+	floor := startSrvHelper(b, "floor", steady)
+	b.SetBytes(int64(len(srvBenchBody)))
+	serverCPU, floorCPU := procCPU(b, server.pid), procCPU(b, floor.pid)
+	b.ResetTimer()
+	for b.Loop() {
+		server.transaction(b)
+		floor.transaction(b)
+	}
+	b.StopTimer()
+	serverCPU = procCPU(b, server.pid) - serverCPU
+	floorCPU = procCPU(b, floor.pid) - floorCPU
+	b.ReportMetric(float64(serverCPU)/float64(b.N)/1e3, "server-cpu-µs/op")
+	b.ReportMetric(float64(floorCPU)/float64(b.N)/1e3, "floor-cpu-µs/op")
+	b.ReportMetric(float64(serverCPU-floorCPU)/float64(b.N)/1e3, "above-floor-µs/op")
+}
+
+// BenchmarkServerPipelinedCPU: a pipelined 1 KiB transaction in two round
+// trips (MAIL, RCPT and DATA, wait for 354, then the body, wait for 250),
+// against our server in its own process and against the floor. ns/op is
+// the wall time of both transactions.
+func BenchmarkServerPipelinedCPU(b *testing.B) { srvBenchCPU(b, false) }
+
+// BenchmarkServerPipelinedSteadyCPU: the steady state of a pipelining
+// sender with several messages (RFC 2920 section 3.1: the end of a body
+// may be followed by the next MAIL, RCPT and DATA in the same write): one
+// write and one wait for 250, 250, 250, 354 per transaction, against our
+// server and against the floor.
+func BenchmarkServerPipelinedSteadyCPU(b *testing.B) { srvBenchCPU(b, true) }
