@@ -45,6 +45,9 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready func(net.Addr
 	if serr := <-served; !errors.Is(serr, smtp.ErrServerClosed) && err == nil {
 		err = serr
 	}
+	if err == nil {
+		log.Info("stopped")
+	}
 	return err
 }
 
