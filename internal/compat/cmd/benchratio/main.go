@@ -1,8 +1,13 @@
 // Command benchratio reads `go test -bench` output and prints, for each
-// benchmark run with sub-benchmarks impl=postwire… and impl=<other>, the
-// median ns/op of each and the ratio other/ours: how many times faster
-// Postwire is, in the same run. It is what benchstat does not compute
-// across the impl= key.
+// benchmark that measured Postwire beside another implementation in the
+// same run, the median of each and the ratio other/ours: how many times
+// faster (or cheaper) Postwire is. It is what benchstat does not compute
+// across implementations. Two shapes are understood:
+//
+//   - sub-benchmarks impl=postwire… and impl=<other>: their ns/op;
+//   - one benchmark reporting <impl>-cpu-µs/op for each implementation
+//     (BenchmarkServerPipelinedCPU): those CPU times, measured in turn in
+//     each op.
 //
 // usage: go run ./cmd/benchratio < bench.txt
 package main
@@ -17,18 +22,27 @@ import (
 	"strings"
 )
 
-// targets are the ratios issue 6 asks for, by benchmark and other impl.
+// targets are the ratios issue 6 asks for, by benchmark, other impl and
+// unit.
 var targets = map[string]float64{
-	"ServerPipelined|gosmtp":      2.2,
-	"ServerLargeBody|gosmtp":      2,
-	"Client/sink=postwire|gosmtp": 3,
-	"Client/sink=gosmtp|gosmtp":   3,
-	"DataDecoder|textproto":       10,
+	"ServerPipelined|gosmtp|ns/op":        2.2,
+	"ServerPipelinedCPU|gosmtp|cpu-µs/op": 2.2,
+	"ServerLargeBody|gosmtp|ns/op":        2,
+	"Client/sink=postwire|gosmtp|ns/op":   3,
+	"Client/sink=gosmtp|gosmtp|ns/op":     3,
+	"DataDecoder|textproto|ns/op":         10,
 }
+
+// cpuSuffix marks a per-implementation CPU metric: <impl>-cpu-µs/op.
+const cpuSuffix = "-cpu-µs/op"
+
+// samples are one benchmark's values, by implementation, then unit.
+type samples map[string]map[string][]float64
 
 func main() {
 	runs, order := parse(os.Stdin)
-	fmt.Printf("%-26s %-19s %14s  %-10s %14s  %7s  %s\n", "benchmark", "ours", "ns/op (med)", "other", "ns/op (med)", "ratio", "target")
+	fmt.Printf("%-30s %-10s %-19s %12s  %-10s %12s  %7s  %s\n",
+		"benchmark", "unit", "ours", "ours (med)", "other", "other (med)", "ratio", "target")
 	for _, name := range order {
 		impls := runs[name]
 		var ours, others []string
@@ -43,29 +57,53 @@ func main() {
 		slices.Sort(others)
 		for _, o := range ours {
 			for _, x := range others {
-				mo, mx := median(impls[o]), median(impls[x])
-				target := ""
-				if t, ok := targets[name+"|"+x]; ok {
-					verdict := "met"
-					if mx/mo < t {
-						verdict = "MISSED"
+				for _, unit := range []string{"ns/op", "cpu-µs/op"} {
+					vo, vx := impls[o][unit], impls[x][unit]
+					if len(vo) == 0 || len(vx) == 0 {
+						continue
 					}
-					target = fmt.Sprintf(">= %g %s", t, verdict)
+					mo, mx := median(vo), median(vx)
+					if mo == 0 {
+						// A CPU time under one tick: too short a -benchtime.
+						fmt.Printf("%-30s %-10s %-19s %12s  %-10s %12s  %7s  (too short a run to measure)\n",
+							name, unit, o, format(mo), x, format(mx), "-")
+						continue
+					}
+					target := ""
+					if t, ok := targets[name+"|"+x+"|"+unit]; ok {
+						verdict := "met"
+						if mx/mo < t {
+							verdict = fmt.Sprintf("MISSED by %.0f%%", 100*(1-mx/mo/t))
+						}
+						target = fmt.Sprintf(">= %g %s", t, verdict)
+					}
+					fmt.Printf("%-30s %-10s %-19s %12s  %-10s %12s  %6.2fx  %s\n",
+						name, unit, o, format(mo), x, format(mx), mx/mo, target)
 				}
-				fmt.Printf("%-26s %-19s %14.0f  %-10s %14.0f  %6.2fx  %s\n", name, o, mo, x, mx, mx/mo, target)
 			}
 		}
 	}
 }
 
-// parse collects ns/op by benchmark (impl= element removed) and impl.
-func parse(r io.Reader) (map[string]map[string][]float64, []string) {
-	runs := map[string]map[string][]float64{}
+// parse collects the values by benchmark (impl= element removed), impl and
+// unit, keeping the order in which benchmarks first appear.
+func parse(r io.Reader) (map[string]samples, []string) {
+	runs := map[string]samples{}
 	var order []string
+	add := func(base, impl, unit string, v float64) {
+		if runs[base] == nil {
+			runs[base] = samples{}
+			order = append(order, base)
+		}
+		if runs[base][impl] == nil {
+			runs[base][impl] = map[string][]float64{}
+		}
+		runs[base][impl][unit] = append(runs[base][impl][unit], v)
+	}
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || f[3] != "ns/op" {
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
 			continue
 		}
 		name := strings.TrimPrefix(f[0], "Benchmark")
@@ -81,18 +119,31 @@ func parse(r io.Reader) (map[string]map[string][]float64, []string) {
 				parts = append(parts, p)
 			}
 		}
-		ns, err := strconv.ParseFloat(f[2], 64)
-		if impl == "" || err != nil {
-			continue
-		}
 		base := strings.Join(parts, "/")
-		if runs[base] == nil {
-			runs[base] = map[string][]float64{}
-			order = append(order, base)
+		// After the name and the iteration count come value-unit pairs.
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			unit := f[i+1]
+			switch {
+			case impl != "" && unit == "ns/op":
+				add(base, impl, unit, v)
+			case impl == "" && strings.HasSuffix(unit, cpuSuffix):
+				add(base, strings.TrimSuffix(unit, cpuSuffix), "cpu-µs/op", v)
+			}
 		}
-		runs[base][impl] = append(runs[base][impl], ns)
 	}
 	return runs, order
+}
+
+// format prints a median with three significant digits at least.
+func format(v float64) string {
+	if v >= 100 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
 }
 
 func median(v []float64) float64 {
