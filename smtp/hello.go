@@ -9,8 +9,10 @@ import (
 )
 
 // handleHello answers HELO, EHLO and LHLO (RFC 5321 section 4.1.1.1, RFC
-// 2033 section 4.1): it records the client's name, aborts any transaction
-// (section 4.1.4) and, for EHLO and LHLO, advertises the extensions.
+// 2033 section 4.1): it records the client's name (unless XCLIENT gave
+// one, which stands), aborts any transaction (section 4.1.4) and, for EHLO
+// and LHLO, advertises the extensions (XCLIENT only to clients in
+// Server.XCLIENTTrusted).
 func (c *Conn) handleHello(verb textproto.Verb, args []byte) {
 	if len(args) == 0 {
 		c.reply(501, EnhancedCode{5, 5, 4}, "Syntax: "+verb.String()+" hostname")
@@ -18,8 +20,12 @@ func (c *Conn) handleHello(verb textproto.Verb, args []byte) {
 	}
 	c.resetTransaction()
 	c.state = stateGreeted
+	helo, fromXCLIENT := c.xclientHELO()
+	if !fromXCLIENT {
+		helo = string(args)
+	}
 	c.mu.Lock()
-	c.helo = string(args)
+	c.helo = helo
 	c.mu.Unlock()
 	if verb == textproto.VerbHELO {
 		c.esmtp = false
@@ -30,6 +36,7 @@ func (c *Conn) handleHello(verb textproto.Verb, args []byte) {
 	}
 	c.esmtp = true
 	c.exts = c.srv.extensionSet(c.tlsState != nil, c.authMechanisms())
+	c.advertiseXCLIENT()
 	c.setLimits()
 	lines := append([]string{c.srv.hostname + " greets " + safeName(c.helo)}, c.exts.Lines()...)
 	c.writeReply(textproto.Reply{Code: 250, Lines: lines})

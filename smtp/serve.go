@@ -31,6 +31,10 @@ func (c *Conn) serve() {
 			return
 		}
 	}
+	if addrInPrefixes(c.remote, s.XCLIENTTrusted, false) {
+		s.xclients.Store(c, &xclientState{})
+		defer s.xclients.Delete(c)
+	}
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		if !c.handshake(tc) {
 			return

@@ -177,7 +177,7 @@ type Server struct {
 	// advertised in EHLO only to them; others get 550 5.7.0. A client is
 	// matched by its address when it connected (after any PROXY header),
 	// so the clients it announces do not change what it may do. Empty
-	// means nobody (XCLIENT is then answered 550 5.7.0).
+	// means XCLIENT is off: not offered, and answered 502 5.5.1.
 	XCLIENTTrusted []netip.Prefix
 
 	// Logger receives the server's log; nil means slog.Default().
@@ -193,6 +193,7 @@ type Server struct {
 	mu         sync.Mutex
 	listeners  map[*net.Listener]struct{}
 	conns      map[*Conn]struct{}
+	xclients   sync.Map // *Conn → *xclientState, for clients in XCLIENTTrusted
 	active     atomic.Int64
 	closing    atomic.Bool
 	connWG     sync.WaitGroup

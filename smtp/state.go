@@ -47,6 +47,9 @@ const numVerbs = int(textproto.VerbXCLIENT) + 1
 //   - STARTTLS and AUTH are refused inside a transaction (RFC 3207
 //     section 4, RFC 4954 section 4); AUTH also needs EHLO, checked by its
 //     handler against what was advertised.
+//   - XCLIENT may come at any time but inside a transaction
+//     (XCLIENT_README); whether the client may use it is its handler's
+//     business (550 5.7.0).
 //   - Commands that are only ever answered 502 (ETRN, TURN, ...) are
 //     allowed everywhere but between BDAT chunks, so that their answer
 //     does not depend on the state.
@@ -105,6 +108,8 @@ func refusal(s state, v textproto.Verb) string {
 		return "AUTH not allowed during a mail transaction"
 	case textproto.VerbSTARTTLS:
 		return "STARTTLS not allowed during a mail transaction"
+	case textproto.VerbXCLIENT:
+		return "XCLIENT not allowed during a mail transaction"
 	}
 	return "Bad sequence of commands"
 }

@@ -1,13 +1,385 @@
 package smtp
 
-// handleXCLIENT answers Postfix's XCLIENT command, with which a trusted
-// proxy tells the client's real address, name and HELO
-// (https://www.postfix.org/XCLIENT_README.html). The state table allows it
-// before a transaction only.
-//
-// TODO(xclient): implement (with a Server setting naming the trusted
-// proxies, and XCLIENT advertised in EHLO for them); until then it is not
-// offered and is answered 502 5.5.1.
-func (c *Conn) handleXCLIENT(args []byte) {
-	c.reply(502, EnhancedCode{5, 5, 1}, "XCLIENT command not implemented")
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/netip"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/postwire/postwire/extensions"
+	"github.com/postwire/postwire/sasl"
+	"github.com/postwire/postwire/textproto"
+)
+
+// This file implements Postfix's XCLIENT command
+// (https://www.postfix.org/XCLIENT_README.html), with which a trusted proxy
+// or content filter tells the server about the client it relays: the
+// client's address and port, host name, HELO name, protocol, login, and
+// the address and port it connected to.
+
+// xclientAttributeNames is what EHLO advertises after XCLIENT: the
+// attributes this server understands, in the README's order.
+const xclientAttributeNames = "NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT"
+
+// Values XCLIENT_README gives for missing information. They are matched
+// case-insensitively ("Note 2") and kept in upper case.
+const (
+	XCLIENTUnavailable = "[UNAVAILABLE]" // the information is not available
+	XCLIENTTempUnavail = "[TEMPUNAVAIL]" // NAME only: the lookup failed for now
+)
+
+// XCLIENTMechanism is the mechanism Conn.AuthIdentity reports for a login
+// an XCLIENT LOGIN attribute announced.
+const XCLIENTMechanism = "XCLIENT"
+
+// XCLIENTAttributes are the attributes trusted clients sent with XCLIENT
+// on a connection, xtext-decoded. Each persists until a later XCLIENT
+// changes it ("XCLIENT attributes persist until the end of an SMTP
+// session"); one never sent is "". Their effect shows in Conn.RemoteAddr
+// (ADDR, PORT), Conn.LocalAddr (DESTADDR, DESTPORT), Conn.Hostname (HELO)
+// and Conn.AuthIdentity (LOGIN, mechanism XCLIENTMechanism).
+type XCLIENTAttributes struct {
+	// Name is the client's host name, XCLIENTUnavailable, or
+	// XCLIENTTempUnavail when its lookup failed temporarily.
+	Name string
+	// Addr is the client's IP address in its usual text form (an IPv6
+	// address without the "IPV6:" prefix of the wire), or
+	// XCLIENTUnavailable.
+	Addr string
+	// Port is the client's TCP port in decimal, or XCLIENTUnavailable.
+	Port string
+	// Proto is "SMTP" or "ESMTP": how the client greeted the proxy.
+	Proto string
+	// HELO is the client's HELO/EHLO argument, or XCLIENTUnavailable.
+	HELO string
+	// Login is the name the client authenticated as (SASL), or
+	// XCLIENTUnavailable when it did not.
+	Login string
+	// DestAddr and DestPort are the address and port the client connected
+	// to, or XCLIENTUnavailable.
+	DestAddr, DestPort string
 }
+
+// xclientState is what the server remembers about a connection whose
+// client is in Server.XCLIENTTrusted, kept in Server.xclients while the
+// connection lives. Its fields are guarded by the Conn's mu.
+//
+// (It would sit better as a field of Conn, in conn.go.)
+type xclientState struct {
+	attrs XCLIENTAttributes
+	used  bool
+}
+
+// xclient returns the XCLIENT state of c: nil unless its client may send
+// XCLIENT.
+func (c *Conn) xclient() *xclientState {
+	if len(c.srv.XCLIENTTrusted) == 0 {
+		return nil
+	}
+	v, ok := c.srv.xclients.Load(c)
+	if !ok {
+		return nil
+	}
+	return v.(*xclientState)
+}
+
+// XCLIENT returns the attributes trusted clients sent with XCLIENT on this
+// connection, and whether any XCLIENT succeeded.
+func (c *Conn) XCLIENT() (XCLIENTAttributes, bool) {
+	st := c.xclient()
+	if st == nil {
+		return XCLIENTAttributes{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return st.attrs, st.used
+}
+
+// advertiseXCLIENT adds XCLIENT to the EHLO/LHLO keywords for a trusted
+// client.
+func (c *Conn) advertiseXCLIENT() {
+	if c.xclient() != nil {
+		c.exts.Add(extensions.XClient, xclientAttributeNames)
+	}
+}
+
+// xclientHELO returns the HELO name XCLIENT announced, which a later
+// HELO/EHLO does not replace (XCLIENT_README: the server "must not reset
+// attributes that were received with the last XCLIENT command. This
+// includes HELO").
+func (c *Conn) xclientHELO() (string, bool) {
+	st := c.xclient()
+	if st == nil {
+		return "", false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if h := st.attrs.HELO; h != "" && h != XCLIENTUnavailable {
+		return h, true
+	}
+	return "", false
+}
+
+// handleXCLIENT answers XCLIENT. The state table allows it outside a mail
+// transaction only (503 otherwise: "The XCLIENT command may be sent at any
+// time, except in the middle of a mail delivery transaction"). With
+// Server.XCLIENTTrusted empty XCLIENT is off and answered 502 5.5.1 like
+// any command not offered; a client outside the list gets 550 5.7.0
+// (XCLIENT_README: "insufficient authorization"), a malformed command 501
+// 5.5.4 and changes nothing. On success the connection goes back to the
+// greeting stage, as after STARTTLS: the Session is logged out and a new
+// one made (seeing the new addresses), any AUTH login not announced by
+// XCLIENT is forgotten, the 220 greeting is sent again, and the client
+// must send EHLO. TLS stays as it is. If the Backend refuses the new
+// session, its *Error (or 421 4.3.0) is sent and the connection closed.
+func (c *Conn) handleXCLIENT(args []byte) {
+	st := c.xclient()
+	switch {
+	case len(c.srv.XCLIENTTrusted) == 0:
+		c.reply(502, EnhancedCode{5, 5, 1}, "XCLIENT not available")
+		return
+	case st == nil:
+		c.reply(550, EnhancedCode{5, 7, 0}, "Insufficient authorization for XCLIENT")
+		return
+	}
+	cmd, err := parseXCLIENT(args)
+	if err != nil {
+		c.writeReply(textproto.Reply{Code: 501, Enhanced: EnhancedCode{5, 5, 4}, Lines: []string{err.Error()}})
+		return
+	}
+	c.srv.logger().Info("smtp: XCLIENT", "remote", c.remote, "args", string(args))
+
+	if c.session != nil {
+		if err := c.session.Logout(); err != nil {
+			c.srv.logger().Warn("smtp: Session.Logout failed", "err", err)
+		}
+		c.session = nil
+	}
+	c.resetTransaction()
+	c.state = stateConnected
+	c.esmtp = false
+	c.exts = extensions.Set{}
+	c.authFailures = 0
+	c.setLimits()
+
+	c.mu.Lock()
+	st.used = true
+	cmd.mergeInto(&st.attrs)
+	a := &st.attrs
+	c.helo = ""
+	if a.HELO != XCLIENTUnavailable {
+		c.helo = a.HELO
+	}
+	c.identity, c.authMech = nil, ""
+	if a.Login != "" && a.Login != XCLIENTUnavailable {
+		c.identity, c.authMech = &sasl.Identity{Authentication: a.Login}, XCLIENTMechanism
+	}
+	c.remote = cmd.endpoint(c.remote, xAddr, xPort)
+	c.local = cmd.endpoint(c.local, xDestAddr, xDestPort)
+	c.mu.Unlock()
+
+	s, err := c.srv.Backend.NewSession(c)
+	if err != nil {
+		var se *Error
+		if errors.As(err, &se) {
+			c.replyError(err)
+		} else {
+			c.srv.logger().Error("smtp: Backend.NewSession failed after XCLIENT", "remote", c.remote, "err", err)
+			c.reply(421, EnhancedCode{4, 3, 0}, c.srv.hostname+" Service not available, closing connection")
+		}
+		c.closing = true
+		return
+	}
+	c.session = s
+	c.greet()
+}
+
+// xclientCommand is one parsed XCLIENT command: for each attribute, in
+// xclientNames' order, whether it is set and its value as stored; the
+// address or port it gives, for ADDR, PORT, DESTADDR and DESTPORT.
+type xclientCommand struct {
+	set    [8]bool
+	values [8]string
+	addrs  [8]netip.Addr
+	ports  [8]uint16
+}
+
+var xclientNames = [8]string{"NAME", "ADDR", "PORT", "PROTO", "HELO", "LOGIN", "DESTADDR", "DESTPORT"}
+
+const (
+	xName = iota
+	xAddr
+	xPort
+	xProto
+	xHELO
+	xLogin
+	xDestAddr
+	xDestPort
+)
+
+// parseXCLIENT parses the arguments of XCLIENT:
+//
+//	xclient-command = XCLIENT 1*( SP attribute-name"="attribute-value )
+//	attribute-name  = ( NAME | ADDR | PORT | PROTO | HELO | LOGIN | DESTADDR | DESTPORT )
+//	attribute-value = xtext
+//
+// Names are case-insensitive; values are xtext (RFC 3461 section 4) and
+// checked as the README describes each. A later occurrence of a name wins.
+// The error's text is the 501 reply's.
+func parseXCLIENT(args []byte) (*xclientCommand, error) {
+	args = bytes.Trim(args, " ")
+	if len(args) == 0 {
+		return nil, errors.New("Syntax: XCLIENT attribute=value ...")
+	}
+	cmd := &xclientCommand{}
+	for _, field := range bytes.Fields(args) {
+		name, raw, ok := bytes.Cut(field, []byte("="))
+		idx := -1
+		for i, n := range xclientNames {
+			if strings.EqualFold(string(name), n) {
+				idx = i
+			}
+		}
+		if !ok || idx < 0 {
+			return nil, errors.New("Bad XCLIENT attribute name: " + string(name))
+		}
+		value, err := textproto.DecodeXtext(string(raw))
+		if err != nil || value == "" {
+			return nil, errors.New("Bad XCLIENT " + xclientNames[idx] + " syntax")
+		}
+		v, err := cmd.check(idx, value)
+		if err != nil {
+			return nil, err
+		}
+		cmd.set[idx], cmd.values[idx] = true, v
+	}
+	return cmd, nil
+}
+
+// check validates one attribute's value and returns it as stored.
+func (cmd *xclientCommand) check(idx int, v string) (string, error) {
+	bad := errors.New("Bad XCLIENT " + xclientNames[idx] + " syntax")
+	unavailable := strings.EqualFold(v, XCLIENTUnavailable)
+	if unavailable {
+		v = XCLIENTUnavailable
+	}
+	switch idx {
+	case xName:
+		if strings.EqualFold(v, XCLIENTTempUnavail) {
+			return XCLIENTTempUnavail, nil
+		}
+		if !unavailable && !validHostName(v) {
+			return "", bad
+		}
+	case xAddr, xDestAddr:
+		if !unavailable {
+			a, ok := parseXCLIENTAddr(v)
+			if !ok {
+				return "", bad
+			}
+			cmd.addrs[idx], v = a, a.String()
+		}
+	case xPort, xDestPort:
+		if !unavailable {
+			p, err := parseProxyV1Port([]byte(v))
+			if err != nil {
+				return "", bad
+			}
+			cmd.ports[idx] = p
+		}
+	case xProto:
+		switch {
+		case strings.EqualFold(v, "SMTP"):
+			v = "SMTP"
+		case strings.EqualFold(v, "ESMTP"):
+			v = "ESMTP"
+		default:
+			return "", bad
+		}
+	case xHELO:
+		if !unavailable && !printableToken(v) {
+			return "", bad
+		}
+	case xLogin:
+		if !utf8.ValidString(v) {
+			return "", bad
+		}
+	}
+	return v, nil
+}
+
+// parseXCLIENTAddr parses an ADDR or DESTADDR value: IPv4 dotted decimal,
+// or "IPV6:" (any case) and an IPv6 address; no zone, no brackets.
+func parseXCLIENTAddr(v string) (netip.Addr, bool) {
+	want6 := len(v) > 5 && strings.EqualFold(v[:5], "IPV6:")
+	if want6 {
+		v = v[5:]
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil || a.Zone() != "" || a.Is6() != want6 {
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+// validHostName reports whether s looks like a host name: dot-separated
+// labels of letters, digits, "-" and "_", at most 255 octets.
+func validHostName(s string) bool {
+	if len(s) > 255 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// mergeInto records the attributes this command sets.
+func (cmd *xclientCommand) mergeInto(a *XCLIENTAttributes) {
+	fields := [8]*string{&a.Name, &a.Addr, &a.Port, &a.Proto, &a.HELO, &a.Login, &a.DestAddr, &a.DestPort}
+	for i, set := range cmd.set {
+		if set {
+			*fields[i] = cmd.values[i]
+		}
+	}
+}
+
+// endpoint returns the endpoint old after this command, given the indexes
+// of its address and port attributes (ADDR and PORT, or DESTADDR and
+// DESTPORT). A new address without a port in the same command gets port 0
+// (unknown) rather than the old address's port; an unavailable address
+// becomes an address whose String is "[UNAVAILABLE]"; a port alone
+// changes the port of a TCP address.
+func (cmd *xclientCommand) endpoint(old net.Addr, addrIdx, portIdx int) net.Addr {
+	var port uint16
+	if cmd.set[portIdx] {
+		port = cmd.ports[portIdx] // 0 when unavailable
+	}
+	switch {
+	case cmd.set[addrIdx] && cmd.values[addrIdx] == XCLIENTUnavailable:
+		return unavailableAddr{}
+	case cmd.set[addrIdx]:
+		return net.TCPAddrFromAddrPort(netip.AddrPortFrom(cmd.addrs[addrIdx], port))
+	case cmd.set[portIdx]:
+		if ta, ok := old.(*net.TCPAddr); ok {
+			return &net.TCPAddr{IP: ta.IP, Port: int(port), Zone: ta.Zone}
+		}
+	}
+	return old
+}
+
+// unavailableAddr is the address XCLIENT reported as [UNAVAILABLE].
+type unavailableAddr struct{}
+
+func (unavailableAddr) Network() string { return "tcp" }
+func (unavailableAddr) String() string  { return XCLIENTUnavailable }
