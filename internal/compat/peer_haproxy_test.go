@@ -1,17 +1,14 @@
-//go:build proxy
-
-// This file waits for the PROXY protocol in smtp (Server.ProxyProtocol is a
-// stub that closes every connection, smtp/proxy.go): run it with
-// `go test -tags proxy -run HAProxy`, and drop the build tag once it lands.
-
 package compat
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,35 +17,140 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// haproxyCase is one way of putting HAProxy in front of our server.
+type haproxyCase struct {
+	name      string
+	server    string // options of HAProxy's server line
+	frontend  string // extra lines of the frontend section
+	clientIP  string // the client's own address ("127.0.0.9", "::1")
+	implicit  bool   // our server (and so the client) speaks implicit TLS
+	wantProxy string // the client address the backend must see
+}
+
 // TestHAProxyToServer puts HAProxy in front of our server with the PROXY
-// protocol, v1 and v2: a client bound to 127.0.0.9 must be seen by the
-// backend as 127.0.0.9, not as HAProxy's 127.0.0.1, and its message stored
-// whole.
+// protocol, v1 and v2 (HAProxy's proxy-protocol.txt): a client bound to
+// 127.0.0.9 (or ::1, while HAProxy reaches us over 127.0.0.1) must be seen
+// by the backend with its own address, not HAProxy's, and its message
+// stored whole. The v2 cases add HAProxy's CRC32c and unique-ID TLVs, and
+// one carries implicit TLS through HAProxy (the header precedes the
+// handshake).
 func TestHAProxyToServer(t *testing.T) {
+	haproxy := needBinary(t, "haproxy")
+	for _, tc := range []haproxyCase{
+		{name: "v1", server: "send-proxy", clientIP: "127.0.0.9"},
+		{name: "v2", server: "send-proxy-v2", clientIP: "127.0.0.9"},
+		{name: "v1 IPv6 client", server: "send-proxy", clientIP: "::1"},
+		{name: "v2 IPv6 client", server: "send-proxy-v2", clientIP: "::1"},
+		{
+			name:     "v2 with CRC32c and unique-id TLVs",
+			server:   "send-proxy-v2 proxy-v2-options crc32c,unique-id",
+			frontend: "  unique-id-format %{+X}o%ci:%cp_%fi:%fp_%Ts_%rt:%pid\n",
+			clientIP: "127.0.0.9",
+		},
+		{name: "v2 then implicit TLS", server: "send-proxy-v2", clientIP: "127.0.0.9", implicit: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := startOurs(t, recvConfig{proxy: true, implicitTLS: tc.implicit})
+			front := freeAddrOn(t, tc.clientIP)
+			runHAProxy(t, haproxy, front, srv.addr, tc.server, tc.frontend, "")
+
+			msg := testMessage("haproxy "+tc.name, false)
+			dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(tc.clientIP)}, Timeout: 5 * time.Second}
+			_, trace, err := clientSend(t, front, sendSpec{opts: smtp.DialOptions{Dialer: dialer}, implicit: tc.implicit}, msg)
+			require.NoError(t, err, trace)
+			m := srv.rec.wait(t, 1, 5*time.Second)[0]
+			host, _, err := net.SplitHostPort(m.Remote)
+			require.NoError(t, err)
+			assert.Equal(t, tc.clientIP, host)
+			requireSameBody(t, msg, m.Data)
+		})
+	}
+}
+
+// TestHAProxyHealthCheck has HAProxy check our server with SMTP health
+// checks (option smtpchk) that carry the PROXY header: v2 checks send the
+// LOCAL command, which our server must accept with the connection's own
+// addresses. HAProxy's stats must show the check passing at layer 7.
+func TestHAProxyHealthCheck(t *testing.T) {
 	haproxy := needBinary(t, "haproxy")
 	for _, version := range []string{"send-proxy", "send-proxy-v2"} {
 		t.Run(version, func(t *testing.T) {
 			t.Parallel()
 			srv := startOurs(t, recvConfig{proxy: true})
 			front := freeAddr(t)
-			cfg := fmt.Sprintf("global\n  log stdout format raw local0\ndefaults\n  mode tcp\n"+
-				"  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n"+
-				"frontend f\n  bind %s\n  default_backend b\nbackend b\n  server s %s %s\n", front, srv.addr, version)
-			file := filepath.Join(t.TempDir(), "haproxy.cfg")
-			require.NoError(t, os.WriteFile(file, []byte(cfg), 0o644))
-			out, err := runPeerErr(nil, haproxy, "-c", "-f", file)
-			require.NoError(t, err, out)
-			log := startPeer(t, front, exec.Command(haproxy, "-db", "-f", file))
-
-			msg := testMessage("haproxy "+version, false)
-			dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 9)}, Timeout: 5 * time.Second}
-			_, trace, err := clientSend(t, front, sendSpec{opts: smtp.DialOptions{Dialer: dialer}}, msg)
-			require.NoError(t, err, "%s\n%s", trace, log.String())
-			m := srv.rec.wait(t, 1, 5*time.Second)[0]
-			host, _, err := net.SplitHostPort(m.Remote)
-			require.NoError(t, err)
-			assert.Equal(t, "127.0.0.9", host)
-			requireSameBody(t, msg, m.Data)
+			sock := runHAProxy(t, haproxy, front, srv.addr,
+				version+" check check-send-proxy inter 100ms rise 1 fall 1", "", "  option smtpchk EHLO haproxy.test\n")
+			var last string
+			require.Eventually(t, func() bool {
+				last = haproxyCheckStatus(t, sock)
+				return last == "L7OK"
+			}, 10*time.Second, 50*time.Millisecond, "check status %q", last)
 		})
 	}
+}
+
+// runHAProxy starts HAProxy listening on front and forwarding to backend
+// with the given server options; it returns the path of its stats socket.
+func runHAProxy(t *testing.T, haproxy, front, backend, serverOpts, frontendExtra, backendExtra string) string {
+	t.Helper()
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "stats.sock")
+	cfg := fmt.Sprintf("global\n  log stdout format raw local0\n  stats socket %s\n"+
+		"defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n  timeout check 5s\n"+
+		"frontend f\n  bind %s\n%s  default_backend b\n"+
+		"backend b\n%s  server s %s %s\n", sock, front, frontendExtra, backendExtra, backend, serverOpts)
+	file := filepath.Join(dir, "haproxy.cfg")
+	require.NoError(t, os.WriteFile(file, []byte(cfg), 0o644))
+	out, err := runPeerErr(nil, haproxy, "-c", "-f", file)
+	require.NoError(t, err, "%s\n%s", out, cfg)
+	startPeer(t, front, exec.Command(haproxy, "-db", "-f", file))
+	return sock
+}
+
+// haproxyCheckStatus returns the check_status column of server b/s from
+// HAProxy's "show stat" (its CSV), "" if it cannot be read yet.
+func haproxyCheckStatus(t *testing.T, sock string) string {
+	t.Helper()
+	c, err := net.DialTimeout("unix", sock, 2*time.Second)
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.WriteString(c, "show stat\n"); err != nil {
+		return ""
+	}
+	sc := bufio.NewScanner(c)
+	var cols []string
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "# ") {
+			cols = strings.Split(strings.TrimPrefix(line, "# "), ",")
+			continue
+		}
+		f := strings.Split(line, ",")
+		if len(f) < 2 || f[0] != "b" || f[1] != "s" {
+			continue
+		}
+		for i, name := range cols {
+			if name == "check_status" && i < len(f) {
+				return f[i]
+			}
+		}
+	}
+	return ""
+}
+
+// freeAddrOn returns a free loopback address of ip's family.
+func freeAddrOn(t *testing.T, ip string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil && strings.Contains(ip, ":") {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
 }
