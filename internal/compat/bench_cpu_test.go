@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,7 +30,9 @@ const benchSinkEnv = "COMPAT_BENCH_SINK"
 // TestBenchSinkProcess is not a test: BenchmarkServerPipelinedCPU runs the
 // test binary with COMPAT_BENCH_SINK=postwire, gosmtp or floor to have
 // that server in a process of its own. It prints the address, then serves
-// until its standard input closes.
+// until its standard input closes. With COMPAT_BENCH_SINK_CPUPROFILE=prefix
+// it writes its CPU profile to prefix.<impl> (the last sub-benchmark run
+// leaves its profiles there).
 func TestBenchSinkProcess(t *testing.T) {
 	impl := os.Getenv(benchSinkEnv)
 	if impl == "" {
@@ -46,8 +49,15 @@ func TestBenchSinkProcess(t *testing.T) {
 	default:
 		t.Fatalf("%s=%q: want postwire, gosmtp or floor", benchSinkEnv, impl)
 	}
+	if path := os.Getenv(benchSinkEnv + "_CPUPROFILE"); path != "" {
+		f, err := os.Create(path + "." + impl)
+		require.NoError(t, err)
+		require.NoError(t, pprof.StartCPUProfile(f))
+		defer f.Close()
+	}
 	fmt.Println(addr)
 	io.Copy(io.Discard, os.Stdin) // until the benchmark closes our stdin
+	pprof.StopCPUProfile()
 	os.Exit(0)
 }
 
@@ -60,40 +70,48 @@ func startFloorSink(tb testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(tb, err)
 	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		buf := make([]byte, 4096)
-		readN := func(n int) bool {
-			for got := 0; got < n; {
-				k, err := c.Read(buf[got:])
-				if err != nil {
-					return false
-				}
-				got += k
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
 			}
-			return true
-		}
-		greeting := []byte("220 mx.test.example ESMTP\r\n")
-		ehlo := []byte("250-mx.test.example\r\n250 PIPELINING\r\n")
-		envelope := []byte("250 2.0.0 Roger, accepting mail\r\n250 2.0.0 I'll make sure <bob@test.example> gets this\r\n354 Go ahead. End your data with <CR><LF>.<CR><LF>\r\n")
-		done := []byte("250 2.0.0 OK: queued\r\n")
-		both := append(append([]byte(nil), done...), envelope...)
-		c.Write(greeting)
-		if !readN(len("EHLO client.example\r\n")) {
-			return
-		}
-		c.Write(ehlo)
-		if !readN(len(benchEnvelope)) {
-			return
-		}
-		c.Write(envelope)
-		for readN(len(benchBody1K) + len(benchEnvelope)) {
-			c.Write(both)
+			go floorConn(c)
 		}
 	}()
 	return l.Addr().String()
+}
+
+// floorConn is the floor's side of one connection.
+func floorConn(c net.Conn) {
+	defer c.Close()
+	buf := make([]byte, 4096)
+	readN := func(n int) bool {
+		for got := 0; got < n; {
+			k, err := c.Read(buf[got:])
+			if err != nil {
+				return false
+			}
+			got += k
+		}
+		return true
+	}
+	greeting := []byte("220 mx.test.example ESMTP\r\n")
+	ehlo := []byte("250-mx.test.example\r\n250 PIPELINING\r\n")
+	envelope := []byte("250 2.0.0 Roger, accepting mail\r\n250 2.0.0 I'll make sure <bob@test.example> gets this\r\n354 Go ahead. End your data with <CR><LF>.<CR><LF>\r\n")
+	done := []byte("250 2.0.0 OK: queued\r\n")
+	both := append(append([]byte(nil), done...), envelope...)
+	c.Write(greeting)
+	if !readN(len("EHLO client.example\r\n")) {
+		return
+	}
+	c.Write(ehlo)
+	if !readN(len(benchEnvelope)) {
+		return
+	}
+	c.Write(envelope)
+	for readN(len(benchBody1K) + len(benchEnvelope)) {
+		c.Write(both)
+	}
 }
 
 // procCPU returns the CPU time (user+system) of process pid from
@@ -110,18 +128,18 @@ func procCPU(tb testing.TB, pid int) time.Duration {
 	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
-// sinkProcess is a server in a child process and a client connection to
-// it, in the steady state: the first envelope sent and answered.
+// sinkProcess is a server in a child process and client connections to
+// it, in the steady state: the first envelope sent and answered on each.
 type sinkProcess struct {
-	impl string
-	pid  int
-	c    *rawClient
-	cpu  time.Duration // CPU time when the measurement began
+	impl    string
+	pid     int
+	clients []*rawClient
+	cpu     time.Duration // CPU time when the measurement began
 }
 
-// startSinkProcess runs the sink impl in a child process and connects to
-// it; the process ends when the benchmark does.
-func startSinkProcess(b *testing.B, impl string) *sinkProcess {
+// startSinkProcess runs the sink impl in a child process and makes conns
+// connections to it; the process ends when the benchmark does.
+func startSinkProcess(b *testing.B, impl string, conns int) *sinkProcess {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchSinkProcess$")
 	cmd.Env = append(os.Environ(), benchSinkEnv+"="+impl)
 	stdin, err := cmd.StdinPipe()
@@ -135,49 +153,63 @@ func startSinkProcess(b *testing.B, impl string) *sinkProcess {
 	})
 	addr, err := bufio.NewReader(stdout).ReadString('\n')
 	require.NoError(b, err)
-	c, err := dialRaw(strings.TrimSpace(addr))
-	require.NoError(b, err)
-	b.Cleanup(func() { c.conn.Close() })
-	_, err = c.conn.Write(benchEnvelope)
-	require.NoError(b, err)
-	require.NoError(b, c.expectN(250, 250, 354))
-	return &sinkProcess{impl: impl, pid: cmd.Process.Pid, c: c}
+	s := &sinkProcess{impl: impl, pid: cmd.Process.Pid}
+	for range conns {
+		c, err := dialRaw(strings.TrimSpace(addr))
+		require.NoError(b, err)
+		b.Cleanup(func() { c.conn.Close() })
+		_, err = c.conn.Write(benchEnvelope)
+		require.NoError(b, err)
+		require.NoError(b, c.expectN(250, 250, 354))
+		s.clients = append(s.clients, c)
+	}
+	return s
 }
 
-// BenchmarkServerPipelinedCPU: 1 KiB transactions over one connection per
-// server in the steady state of a pipelining sender (RFC 2920 section
-// 3.1): each write carries a body and the next MAIL, RCPT and DATA, and
-// one read takes their four replies. Each op does one such transaction
-// with our server, go-smtp's and the floor (startFloorSink), each in a
-// process of its own; <impl>-cpu-µs/op is that process's CPU time per
-// transaction, from /proc (10 ms ticks: run it with -benchtime=3s or
-// more). ns/op is the wall time of the three, clients included.
+// BenchmarkServerPipelinedCPU: 1 KiB transactions in the steady state of
+// a pipelining sender (RFC 2920 section 3.1): each write carries a body
+// and the next MAIL, RCPT and DATA, and one read takes their four
+// replies. Each op does one such transaction on each connection (the
+// writes first, then the reads) with our server, go-smtp's and the floor
+// (startFloorSink), each in a process of its own; <impl>-cpu-µs/op is
+// that process's CPU time per transaction, from /proc (10 ms ticks: run it
+// with -benchtime=3s or more). With one connection every transaction pays
+// a wait in the network poller; with ten they share it, as on a busy MX.
+// ns/op is the wall time of one op, clients included.
 func BenchmarkServerPipelinedCPU(b *testing.B) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		b.Skip("needs /proc")
 	}
-	var sinks []*sinkProcess
-	for _, impl := range []string{"postwire", "gosmtp", "floor"} {
-		sinks = append(sinks, startSinkProcess(b, impl))
-	}
 	next := append(append([]byte(nil), benchBody1K...), benchEnvelope...)
-	for _, s := range sinks {
-		s.cpu = procCPU(b, s.pid)
-	}
-	b.ResetTimer()
-	for b.Loop() {
-		for _, s := range sinks {
-			if _, err := s.c.conn.Write(next); err != nil {
-				b.Fatal(s.impl, err)
+	for _, conns := range []int{1, 10} {
+		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
+			var sinks []*sinkProcess
+			for _, impl := range []string{"postwire", "gosmtp", "floor"} {
+				sinks = append(sinks, startSinkProcess(b, impl, conns))
 			}
-			if err := s.c.expectN(250, 250, 250, 354); err != nil {
-				b.Fatal(s.impl, err)
+			for _, s := range sinks {
+				s.cpu = procCPU(b, s.pid)
 			}
-		}
-	}
-	b.StopTimer()
-	for _, s := range sinks {
-		b.ReportMetric(float64(procCPU(b, s.pid)-s.cpu)/float64(b.N)/1e3, s.impl+"-cpu-µs/op")
+			b.ResetTimer()
+			for b.Loop() {
+				for _, s := range sinks {
+					for _, c := range s.clients {
+						if _, err := c.conn.Write(next); err != nil {
+							b.Fatal(s.impl, err)
+						}
+					}
+					for _, c := range s.clients {
+						if err := c.expectN(250, 250, 250, 354); err != nil {
+							b.Fatal(s.impl, err)
+						}
+					}
+				}
+			}
+			b.StopTimer()
+			for _, s := range sinks {
+				b.ReportMetric(float64(procCPU(b, s.pid)-s.cpu)/float64(b.N*conns)/1e3, s.impl+"-cpu-µs/op")
+			}
+		})
 	}
 }
 
