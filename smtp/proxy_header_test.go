@@ -244,3 +244,25 @@ func FuzzProxyHeader(f *testing.F) {
 		require.Equal(t, h.dst, again.dst)
 	})
 }
+
+// BenchmarkProxyHeader measures parsing one header from a buffered reader,
+// as a proxied connection does before its greeting.
+func BenchmarkProxyHeader(b *testing.B) {
+	for _, tc := range []struct{ name, hdr string }{
+		{"v1", "PROXY TCP4 192.0.2.7 198.51.100.1 51234 25\r\n"},
+		{"v2", string(proxyV2TCP(netip.MustParseAddrPort("192.0.2.7:51234"), netip.MustParseAddrPort("198.51.100.1:25")))},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			src := strings.NewReader(tc.hdr)
+			r := bufio.NewReaderSize(src, 4096)
+			b.ReportAllocs()
+			for b.Loop() {
+				src.Reset(tc.hdr)
+				r.Reset(src)
+				if _, err := parseProxyHeader(r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
