@@ -151,13 +151,11 @@ func (c *Conn) handleXCLIENT(args []byte) {
 	}
 	c.srv.logger().Info("smtp: XCLIENT", "remote", c.remote, "args", string(args))
 
-	if c.session != nil {
-		if err := c.session.Logout(); err != nil {
-			c.srv.logger().Warn("smtp: Session.Logout failed", "err", err)
-		}
-		c.session = nil
-	}
 	c.resetTransaction()
+	if err := c.session.Logout(); err != nil {
+		c.srv.logger().Warn("smtp: Session.Logout failed", "err", err)
+	}
+	c.session = nil
 	c.state = stateConnected
 	c.esmtp = false
 	c.exts = extensions.Set{}
@@ -242,7 +240,10 @@ func parseXCLIENT(args []byte) (*xclientCommand, error) {
 				idx = i
 			}
 		}
-		if !ok || idx < 0 {
+		if !ok {
+			return nil, errors.New("Syntax: XCLIENT attribute=value ...")
+		}
+		if idx < 0 {
 			return nil, errors.New("Bad XCLIENT attribute name: " + string(name))
 		}
 		value, err := textproto.DecodeXtext(string(raw))
