@@ -206,7 +206,7 @@ func (c *Conn) execute(line []byte) {
 	case textproto.VerbNOOP:
 		c.reply(250, EnhancedCode{2, 0, 0}, "OK")
 	case textproto.VerbQUIT:
-		c.handleQuit()
+		c.handleQuit(cmd.Args)
 	case textproto.VerbHELP:
 		c.handleHelp()
 	case textproto.VerbVRFY:
@@ -243,8 +243,10 @@ func (c *Conn) refuse(v textproto.Verb, args []byte) {
 			return
 		}
 	}
-	if c.srv.LMTP && v == textproto.VerbDATA && c.state == stateMail {
-		c.reply(554, EnhancedCode{5, 5, 1}, "No valid recipients") // RFC 2033 section 4.2
+	if v == textproto.VerbDATA && c.state == stateMail {
+		// RFC 2033 section 4.2: in LMTP this "MUST fail with a 503 reply
+		// code"; RFC 5321 section 3.3 allows 503 or 554 in SMTP.
+		c.reply(503, EnhancedCode{5, 5, 1}, "No valid recipients")
 		return
 	}
 	c.reply(503, EnhancedCode{5, 5, 1}, refusal(c.state, v))

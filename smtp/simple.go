@@ -16,8 +16,13 @@ func (c *Conn) handleRset(args []byte) {
 }
 
 // handleQuit answers QUIT (RFC 5321 section 4.1.1.10) and ends the
-// connection once the reply is out.
-func (c *Conn) handleQuit() {
+// connection once the reply is out. QUIT takes no argument: one is a
+// syntax error and the connection stays open, as for RSET.
+func (c *Conn) handleQuit(args []byte) {
+	if len(args) > 0 {
+		c.reply(501, EnhancedCode{5, 5, 4}, "Syntax: QUIT takes no argument")
+		return
+	}
 	c.resetTransaction()
 	c.reply(221, EnhancedCode{2, 0, 0}, c.srv.hostname+" Service closing transmission channel")
 	c.closing = true
