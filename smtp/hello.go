@@ -43,11 +43,14 @@ func (c *Conn) handleHello(verb textproto.Verb, args []byte) {
 }
 
 // authMechanisms returns the mechanisms to advertise: none when the
-// session cannot authenticate, when it already did (RFC 4954 section 4
-// allows one AUTH), or over plaintext unless allowed.
+// session cannot authenticate, or over plaintext unless allowed. They stay
+// advertised after a successful AUTH, so that an EHLO sent then still
+// allows the AUTH= parameter of MAIL (RFC 4954 section 5); the AUTH
+// command itself is refused with 503 once a client has authenticated
+// (section 4).
 func (c *Conn) authMechanisms() []string {
 	as, ok := c.session.(AuthSession)
-	if !ok || c.identity != nil {
+	if !ok {
 		return nil
 	}
 	if c.tlsState == nil && !c.srv.AllowInsecureAuth {
