@@ -137,9 +137,9 @@ type sinkProcess struct {
 	cpu     time.Duration // CPU time when the measurement began
 }
 
-// startSinkProcess runs the sink impl in a child process and makes conns
-// connections to it; the process ends when the benchmark does.
-func startSinkProcess(b *testing.B, impl string, conns int) *sinkProcess {
+// startSinkCmd runs the sink impl in a child process and returns its
+// address and PID; the process ends when the benchmark does.
+func startSinkCmd(b *testing.B, impl string) (string, int) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchSinkProcess$")
 	cmd.Env = append(os.Environ(), benchSinkEnv+"="+impl)
 	stdin, err := cmd.StdinPipe()
@@ -153,9 +153,16 @@ func startSinkProcess(b *testing.B, impl string, conns int) *sinkProcess {
 	})
 	addr, err := bufio.NewReader(stdout).ReadString('\n')
 	require.NoError(b, err)
-	s := &sinkProcess{impl: impl, pid: cmd.Process.Pid}
+	return strings.TrimSpace(addr), cmd.Process.Pid
+}
+
+// startSinkProcess runs the sink impl in a child process and makes conns
+// connections to it.
+func startSinkProcess(b *testing.B, impl string, conns int) *sinkProcess {
+	addr, pid := startSinkCmd(b, impl)
+	s := &sinkProcess{impl: impl, pid: pid}
 	for range conns {
-		c, err := dialRaw(strings.TrimSpace(addr))
+		c, err := dialRaw(addr)
 		require.NoError(b, err)
 		b.Cleanup(func() { c.conn.Close() })
 		_, err = c.conn.Write(benchEnvelope)

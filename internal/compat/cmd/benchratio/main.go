@@ -6,8 +6,8 @@
 //
 //   - sub-benchmarks impl=postwire… and impl=<other>: their ns/op;
 //   - one benchmark reporting <impl>-cpu-µs/op for each implementation
-//     (BenchmarkServerPipelinedCPU): those CPU times, measured in turn in
-//     each op.
+//     (BenchmarkServerPipelinedCPU, BenchmarkClientCPU): those CPU times,
+//     measured in turn in each op.
 //
 // usage: go run ./cmd/benchratio < bench.txt
 package main
@@ -31,6 +31,8 @@ var targets = map[string]float64{
 	"ServerLargeBody|gosmtp|ns/op":                 2,
 	"Client/sink=postwire|gosmtp|ns/op":            3,
 	"Client/sink=gosmtp|gosmtp|ns/op":              3,
+	"ClientCPU/sink=postwire|gosmtp|cpu-µs/op":     3,
+	"ClientCPU/sink=gosmtp|gosmtp|cpu-µs/op":       3,
 	"DataDecoder|textproto|ns/op":                  10,
 }
 
