@@ -31,6 +31,7 @@ type Conn struct {
 	tlsState    *tls.ConnectionState
 	identity    *sasl.Identity
 	authMech    string
+	xclient     *xclientState // nil unless the client is in Server.XCLIENTTrusted
 
 	session Session
 	ctx     context.Context

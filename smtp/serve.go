@@ -32,8 +32,7 @@ func (c *Conn) serve() {
 		}
 	}
 	if addrInPrefixes(c.remote, s.XCLIENTTrusted, false) {
-		s.xclients.Store(c, &xclientState{})
-		defer s.xclients.Delete(c)
+		c.xclient = &xclientState{}
 	}
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		if !c.handshake(tc) {

@@ -193,7 +193,6 @@ type Server struct {
 	mu         sync.Mutex
 	listeners  map[*net.Listener]struct{}
 	conns      map[*Conn]struct{}
-	xclients   sync.Map // *Conn → *xclientState, for clients in XCLIENTTrusted
 	active     atomic.Int64
 	closing    atomic.Bool
 	connWG     sync.WaitGroup

@@ -63,32 +63,17 @@ type XCLIENTAttributes struct {
 }
 
 // xclientState is what the server remembers about a connection whose
-// client is in Server.XCLIENTTrusted, kept in Server.xclients while the
-// connection lives. Its fields are guarded by the Conn's mu.
-//
-// (It would sit better as a field of Conn, in conn.go.)
+// client is in Server.XCLIENTTrusted (Conn.xclient, set before the
+// greeting). Its fields are guarded by the Conn's mu.
 type xclientState struct {
 	attrs XCLIENTAttributes
 	used  bool
 }
 
-// xclient returns the XCLIENT state of c: nil unless its client may send
-// XCLIENT.
-func (c *Conn) xclient() *xclientState {
-	if len(c.srv.XCLIENTTrusted) == 0 {
-		return nil
-	}
-	v, ok := c.srv.xclients.Load(c)
-	if !ok {
-		return nil
-	}
-	return v.(*xclientState)
-}
-
 // XCLIENT returns the attributes trusted clients sent with XCLIENT on this
 // connection, and whether any XCLIENT succeeded.
 func (c *Conn) XCLIENT() (XCLIENTAttributes, bool) {
-	st := c.xclient()
+	st := c.xclient
 	if st == nil {
 		return XCLIENTAttributes{}, false
 	}
@@ -100,7 +85,7 @@ func (c *Conn) XCLIENT() (XCLIENTAttributes, bool) {
 // advertiseXCLIENT adds XCLIENT to the EHLO/LHLO keywords for a trusted
 // client.
 func (c *Conn) advertiseXCLIENT() {
-	if c.xclient() != nil {
+	if c.xclient != nil {
 		c.exts.Add(extensions.XClient, xclientAttributeNames)
 	}
 }
@@ -110,7 +95,7 @@ func (c *Conn) advertiseXCLIENT() {
 // attributes that were received with the last XCLIENT command. This
 // includes HELO").
 func (c *Conn) xclientHELO() (string, bool) {
-	st := c.xclient()
+	st := c.xclient
 	if st == nil {
 		return "", false
 	}
@@ -135,7 +120,7 @@ func (c *Conn) xclientHELO() (string, bool) {
 // must send EHLO. TLS stays as it is. If the Backend refuses the new
 // session, its *Error (or 421 4.3.0) is sent and the connection closed.
 func (c *Conn) handleXCLIENT(args []byte) {
-	st := c.xclient()
+	st := c.xclient
 	switch {
 	case len(c.srv.XCLIENTTrusted) == 0:
 		c.reply(502, EnhancedCode{5, 5, 1}, "XCLIENT not available")
