@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -67,15 +68,19 @@ func runTranscript(t *testing.T, file string) {
 		}
 		settings = append(settings, tr.directive(l))
 	}
+	proxy := false
 	_, addr := srvStart(t, tr.b, func(s *Server) {
 		for _, f := range settings {
 			if f != nil {
 				f(s)
 			}
 		}
+		proxy = s.ProxyProtocol
 	})
 	tr.c = srvDial(t, addr)
-	if first := strings.TrimSpace(lines[body]); !strings.HasPrefix(first, "S") {
+	// The harness reads the greeting itself unless the transcript does, or
+	// the server waits for a PROXY header first.
+	if first := strings.TrimSpace(lines[body]); !strings.HasPrefix(first, "S") && !proxy {
 		tr.lineNo = body + 1
 		if g := tr.readLine(); !strings.HasPrefix(g, "220 ") {
 			tr.failf("greeting %q, want 220", g)
@@ -112,6 +117,19 @@ func (tr *transcript) directive(l string) func(*Server) {
 		srvCfg, cliCfg := srvTLSConfig(tr.t)
 		tr.tlsCli = cliCfg
 		return func(s *Server) { s.TLSConfig = srvCfg }
+	case "@proxy-trusted", "@xclient-trusted":
+		var prefixes []netip.Prefix
+		for _, f := range fields[1:] {
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				tr.failf("%v", err)
+			}
+			prefixes = append(prefixes, p)
+		}
+		if fields[0] == "@proxy-trusted" {
+			return func(s *Server) { s.ProxyTrusted = prefixes }
+		}
+		return func(s *Server) { s.XCLIENTTrusted = prefixes }
 	case "@server":
 		var sets []func(*Server)
 		for _, kv := range fields[1:] {
@@ -328,6 +346,13 @@ func (tr *transcript) step(l string) {
 		if got != want {
 			tr.failf("%s is %q, want %q", kind, got, want)
 		}
+	case "!remote", "!local", "!helo", "!login":
+		tr.flush()
+		want, err := strconv.Unquote(arg)
+		if err != nil {
+			tr.failf("%s wants a Go-quoted string: %v", kind, err)
+		}
+		tr.checkConn(kind, want)
 	case "!sleep":
 		tr.flush()
 		d, err := time.ParseDuration(arg)
@@ -337,6 +362,37 @@ func (tr *transcript) step(l string) {
 		time.Sleep(d)
 	default:
 		tr.failf("unknown line %q", l)
+	}
+}
+
+// checkConn checks one attribute of the backend's last Conn: RemoteAddr
+// and LocalAddr must start with want (ports may be random), Hostname and
+// the authentication identity must equal it.
+func (tr *transcript) checkConn(kind, want string) {
+	tr.b.mu.Lock()
+	c := tr.b.lastConn
+	tr.b.mu.Unlock()
+	if c == nil {
+		tr.failf("%s: no session yet", kind)
+	}
+	var got string
+	switch kind {
+	case "!remote":
+		got = c.RemoteAddr().String()
+	case "!local":
+		got = c.LocalAddr().String()
+	case "!helo":
+		got = c.Hostname()
+	case "!login":
+		id, _, _ := c.AuthIdentity()
+		got = id.Authentication
+	}
+	ok := got == want
+	if kind == "!remote" || kind == "!local" {
+		ok = strings.HasPrefix(got, want)
+	}
+	if !ok {
+		tr.failf("%s is %q, want %q", kind, got, want)
 	}
 }
 
