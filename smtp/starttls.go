@@ -12,7 +12,10 @@ import (
 // the handshake the session starts over as if just connected: no HELO
 // name, no extensions, no authentication, and a new Session from the
 // Backend (section 4.2: the server "MUST discard any knowledge obtained
-// from the client"). A failed handshake closes the connection.
+// from the client"). What a trusted proxy announced with XCLIENT is not
+// the client's word and stays, its LOGIN included (XCLIENT_README: the
+// attributes last until the next XCLIENT). A failed handshake closes the
+// connection.
 func (c *Conn) handleStartTLS(args []byte) {
 	switch {
 	case c.tlsState != nil:
@@ -40,7 +43,8 @@ func (c *Conn) handleStartTLS(args []byte) {
 	c.exts = extensions.Set{}
 	c.authFailures = 0
 	c.mu.Lock()
-	c.helo, c.identity, c.authMech = "", nil, ""
+	c.helo = ""
+	c.identity, c.authMech = xclientLogin(c.xclient)
 	c.mu.Unlock()
 	c.setLimits()
 	c.renewSession()

@@ -155,10 +155,7 @@ func (c *Conn) handleXCLIENT(args []byte) {
 	if a.HELO != XCLIENTUnavailable {
 		c.helo = a.HELO
 	}
-	c.identity, c.authMech = nil, ""
-	if a.Login != "" && a.Login != XCLIENTUnavailable {
-		c.identity, c.authMech = &sasl.Identity{Authentication: a.Login}, XCLIENTMechanism
-	}
+	c.identity, c.authMech = xclientLogin(st)
 	c.remote = cmd.endpoint(c.remote, xAddr, xPort)
 	c.local = cmd.endpoint(c.local, xDestAddr, xDestPort)
 	c.mu.Unlock()
@@ -177,6 +174,19 @@ func (c *Conn) handleXCLIENT(args []byte) {
 	}
 	c.session = s
 	c.greet()
+}
+
+// xclientLogin returns the login that XCLIENT's LOGIN attribute announced
+// on the connection, as identity and mechanism, or nil and "". st may be
+// nil; the caller holds c.mu.
+func xclientLogin(st *xclientState) (*sasl.Identity, string) {
+	if st == nil || !st.used {
+		return nil, ""
+	}
+	if l := st.attrs.Login; l != "" && l != XCLIENTUnavailable {
+		return &sasl.Identity{Authentication: l}, XCLIENTMechanism
+	}
+	return nil, ""
 }
 
 // xclientCommand is one parsed XCLIENT command: for each attribute, in
