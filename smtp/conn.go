@@ -38,7 +38,7 @@ type Conn struct {
 	cancel  context.CancelFunc
 
 	state        state
-	esmtp        bool           // greeted with EHLO or LHLO
+	esmtp        bool           // greeted with EHLO or LHLO; written under mu
 	exts         extensions.Set // what the last EHLO/LHLO advertised; empty after HELO
 	mailLimit    int            // longest MAIL line, CRLF included
 	rcptLimit    int            // longest RCPT line
@@ -104,6 +104,17 @@ func (c *Conn) Hostname() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.helo
+}
+
+// ESMTP reports whether the client greeted with EHLO or LHLO (RFC 5321
+// section 4.1.1.1, RFC 2033) rather than HELO; false before it greeted
+// (and after STARTTLS or XCLIENT, until it greets again). A Received
+// field names the protocol after it (RFC 5321 section 4.4: "SMTP" or
+// "ESMTP", RFC 3848).
+func (c *Conn) ESMTP() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.esmtp
 }
 
 // TLS returns the state of the connection's TLS layer and whether there is

@@ -26,15 +26,14 @@ func (c *Conn) handleHello(verb textproto.Verb, args []byte) {
 	}
 	c.mu.Lock()
 	c.helo = helo
+	c.esmtp = verb != textproto.VerbHELO
 	c.mu.Unlock()
-	if verb == textproto.VerbHELO {
-		c.esmtp = false
+	if !c.esmtp {
 		c.exts = extensions.Set{}
 		c.setLimits()
 		c.reply(250, EnhancedCode{}, c.srv.hostname)
 		return
 	}
-	c.esmtp = true
 	c.exts = c.srv.extensionSet(c.tlsState != nil, c.authMechanisms())
 	c.advertiseXCLIENT()
 	c.setLimits()

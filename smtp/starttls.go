@@ -39,11 +39,10 @@ func (c *Conn) handleStartTLS(args []byte) {
 	}
 	c.resetTransaction()
 	c.state = stateConnected
-	c.esmtp = false
 	c.exts = extensions.Set{}
 	c.authFailures = 0
 	c.mu.Lock()
-	c.helo = ""
+	c.helo, c.esmtp = "", false
 	c.identity, c.authMech = xclientLogin(c.xclient)
 	c.mu.Unlock()
 	c.setLimits()

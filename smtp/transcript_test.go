@@ -346,7 +346,7 @@ func (tr *transcript) step(l string) {
 		if got != want {
 			tr.failf("%s is %q, want %q", kind, got, want)
 		}
-	case "!remote", "!local", "!helo", "!login":
+	case "!remote", "!local", "!helo", "!login", "!esmtp":
 		tr.flush()
 		want, err := strconv.Unquote(arg)
 		if err != nil {
@@ -366,8 +366,8 @@ func (tr *transcript) step(l string) {
 }
 
 // checkConn checks one attribute of the backend's last Conn: RemoteAddr
-// and LocalAddr must start with want (ports may be random), Hostname and
-// the authentication identity must equal it.
+// and LocalAddr must start with want (ports may be random), Hostname, the
+// authentication identity and ESMTP ("true" or "false") must equal it.
 func (tr *transcript) checkConn(kind, want string) {
 	tr.b.mu.Lock()
 	c := tr.b.lastConn
@@ -386,6 +386,8 @@ func (tr *transcript) checkConn(kind, want string) {
 	case "!login":
 		id, _, _ := c.AuthIdentity()
 		got = id.Authentication
+	case "!esmtp":
+		got = strconv.FormatBool(c.ESMTP())
 	}
 	ok := got == want
 	if kind == "!remote" || kind == "!local" {

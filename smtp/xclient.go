@@ -142,12 +142,11 @@ func (c *Conn) handleXCLIENT(args []byte) {
 	}
 	c.session = nil
 	c.state = stateConnected
-	c.esmtp = false
 	c.exts = extensions.Set{}
 	c.authFailures = 0
-	c.setLimits()
 
 	c.mu.Lock()
+	c.esmtp = false
 	st.used = true
 	cmd.mergeInto(&st.attrs)
 	a := &st.attrs
@@ -159,6 +158,7 @@ func (c *Conn) handleXCLIENT(args []byte) {
 	c.remote = cmd.endpoint(c.remote, xAddr, xPort)
 	c.local = cmd.endpoint(c.local, xDestAddr, xDestPort)
 	c.mu.Unlock()
+	c.setLimits()
 
 	s, err := c.srv.Backend.NewSession(c)
 	if err != nil {

@@ -218,6 +218,37 @@ func TestNewServerRefusesContradictoryFlags(t *testing.T) {
 	assert.Error(t, err)
 }
 
+// After HELO the Received field says "with SMTP" (RFC 5321 section 4.4).
+func TestServeReceivedAfterHELO(t *testing.T) {
+	srv := startServer(t)
+	conn, err := net.DialTimeout("tcp", srv.addr, 5*time.Second)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	r := bufio.NewReader(conn)
+	msg := "Subject: helo\r\n\r\nold-fashioned\r\n"
+	steps := []struct{ send, want string }{
+		{"", "220 "},
+		{"HELO client.example", "250 "},
+		{"MAIL FROM:<a@client.example>", "250 "},
+		{"RCPT TO:<b@test.example>", "250 "},
+		{"DATA", "354 "},
+		{msg + ".", "250 "},
+		{"QUIT", "221 "},
+	}
+	for _, st := range steps {
+		if st.send != "" {
+			_, err := io.WriteString(conn, st.send+"\r\n")
+			require.NoError(t, err)
+		}
+		reply, err := r.ReadString('\n')
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(reply, st.want), "after %q: %q", st.send, reply)
+	}
+	header := srv.storedOne(t, []byte(msg))
+	assert.Contains(t, header, "\tby mx.test.example (Postwire) with SMTP\r\n", header)
+}
+
 func TestServeRefusesABodyWithABareLF(t *testing.T) {
 	srv := startServer(t)
 	conn, err := net.DialTimeout("tcp", srv.addr, 5*time.Second)

@@ -37,11 +37,14 @@ func traceHeader(c *smtp.Conn, hostname, from string, to []string, utf8, lmtp bo
 }
 
 // protocol is the WITH clause (RFC 3848, and RFC 6531 section 3.7.3 for
-// SMTPUTF8): ESMTP or LMTP, S when over TLS, A when authenticated.
+// SMTPUTF8): ESMTP or LMTP, S when over TLS, A when authenticated; plain
+// SMTP after HELO (RFC 5321 section 4.4), which has no such variants.
 func protocol(c *smtp.Conn, utf8, lmtp bool) string {
 	p := "ESMTP"
 	if lmtp {
 		p = "LMTP"
+	} else if !c.ESMTP() {
+		return "SMTP"
 	}
 	if utf8 {
 		p = "UTF8" + strings.TrimPrefix(p, "E")
