@@ -227,7 +227,7 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 // connection does not count against MaxConnections.
 func TestProxyServerRefusalFreesSlot(t *testing.T) {
 	b := &srvBackend{}
-	_, addr := srvStart(t, b, func(s *Server) {
+	srv, addr := srvStart(t, b, func(s *Server) {
 		s.ProxyProtocol = true
 		s.MaxConnections = 1
 	})
@@ -235,6 +235,9 @@ func TestProxyServerRefusalFreesSlot(t *testing.T) {
 		c := srvDial(t, addr)
 		c.raw("garbage\r\n")
 		c.expectClosed()
+		// The slot is given back just after the close the client saw;
+		// the next connection must not race it.
+		require.Eventually(t, func() bool { return srv.active.Load() == 0 }, 5*time.Second, time.Millisecond)
 	}
 	require.Eventually(t, func() bool {
 		c := srvDial(t, addr)
