@@ -218,14 +218,21 @@ func TestNewServerRefusesContradictoryFlags(t *testing.T) {
 	assert.Error(t, err)
 }
 
+// dialRaw connects to addr for a hand-written dialogue, closed when the
+// test ends.
+func dialRaw(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	return conn, bufio.NewReader(conn)
+}
+
 // After HELO the Received field says "with SMTP" (RFC 5321 section 4.4).
 func TestServeReceivedAfterHELO(t *testing.T) {
 	srv := startServer(t)
-	conn, err := net.DialTimeout("tcp", srv.addr, 5*time.Second)
-	require.NoError(t, err)
-	defer conn.Close()
-	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
-	r := bufio.NewReader(conn)
+	conn, r := dialRaw(t, srv.addr)
 	msg := "Subject: helo\r\n\r\nold-fashioned\r\n"
 	steps := []struct{ send, want string }{
 		{"", "220 "},
@@ -251,11 +258,7 @@ func TestServeReceivedAfterHELO(t *testing.T) {
 
 func TestServeRefusesABodyWithABareLF(t *testing.T) {
 	srv := startServer(t)
-	conn, err := net.DialTimeout("tcp", srv.addr, 5*time.Second)
-	require.NoError(t, err)
-	defer conn.Close()
-	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
-	r := bufio.NewReader(conn)
+	conn, r := dialRaw(t, srv.addr)
 	reply := func() string {
 		for {
 			line, err := r.ReadString('\n')
@@ -268,7 +271,7 @@ func TestServeRefusesABodyWithABareLF(t *testing.T) {
 	assert.True(t, strings.HasPrefix(reply(), "220 "))
 	// Pipelined: the body's bare LF must not end it or be stored (SMTP
 	// smuggling), and the session stays in step for the QUIT.
-	_, err = io.WriteString(conn, "EHLO client.example\r\nMAIL FROM:<a@client.example>\r\nRCPT TO:<b@test.example>\r\nDATA\r\n")
+	_, err := io.WriteString(conn, "EHLO client.example\r\nMAIL FROM:<a@client.example>\r\nRCPT TO:<b@test.example>\r\nDATA\r\n")
 	require.NoError(t, err)
 	for _, want := range []string{"250 ", "250 ", "250 ", "354 "} {
 		assert.True(t, strings.HasPrefix(reply(), want))
