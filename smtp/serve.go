@@ -242,12 +242,6 @@ func (c *Conn) refuse(v textproto.Verb, args []byte) {
 			return
 		}
 	}
-	if v == textproto.VerbDATA && c.state == stateMail {
-		// RFC 2033 section 4.2: in LMTP this "MUST fail with a 503 reply
-		// code"; RFC 5321 section 3.3 allows 503 or 554 in SMTP.
-		c.reply(503, EnhancedCode{5, 5, 1}, "No valid recipients")
-		return
-	}
 	c.reply(503, EnhancedCode{5, 5, 1}, refusal(c.state, v))
 }
 

@@ -100,6 +100,8 @@ func refusal(s state, v textproto.Verb) string {
 	case textproto.VerbRCPT:
 		return "Need MAIL before RCPT"
 	case textproto.VerbDATA, textproto.VerbBDAT:
+		// 503 in LMTP too: RFC 2033 section 4.2 says a DATA without an
+		// accepted recipient "MUST fail with a 503 reply code".
 		return "Need RCPT (recipient) first"
 	case textproto.VerbAUTH:
 		if s == stateConnected {
