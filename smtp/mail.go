@@ -197,12 +197,7 @@ func parseDeliverBy(v string) (*DeliverByOptions, bool) {
 	if len(digits) == 0 || len(digits) > 9 {
 		return nil, false
 	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return nil, false
-		}
-	}
-	secs, err := strconv.ParseInt(v[:semi], 10, 64)
+	secs, err := strconv.ParseInt(v[:semi], 10, 64) // refuses any non-digit
 	if err != nil {
 		return nil, false
 	}
