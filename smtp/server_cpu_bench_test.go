@@ -29,80 +29,76 @@ import (
 var srvBenchEnvelope = []byte("MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\n")
 
 // TestServerHelperProcess is not a test: the CPU benchmarks run the test
-// binary with SRV_HELPER_PROCESS=1 to have a server in a process of its
-// own. With SRV_HELPER_CPUPROFILE=file it writes the server's CPU profile
-// there (go tool pprof smtp.test file).
+// binary with SRV_HELPER_PROCESS=server to have our server in a process of
+// its own, or =floor for the floor. It prints the address, then serves
+// until its standard input closes. With SRV_HELPER_CPUPROFILE=file it
+// writes its CPU profile there (go tool pprof smtp.test file).
 func TestServerHelperProcess(t *testing.T) {
-	if os.Getenv("SRV_HELPER_PROCESS") != "1" {
+	mode := os.Getenv("SRV_HELPER_PROCESS")
+	if mode == "" {
 		t.Skip("helper process for the CPU benchmarks")
 	}
-	s := &Server{Hostname: "mx.test", Backend: srvDiscardBackend{}, Logger: srvQuietLogger}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	fmt.Println(l.Addr().String())
+	switch mode {
+	case "server":
+		s := &Server{Hostname: "mx.test", Backend: srvDiscardBackend{}, Logger: srvQuietLogger}
+		go s.Serve(l)
+	case "floor":
+		go srvFloor(l, os.Getenv("SRV_HELPER_STEADY") == "true")
+	default:
+		t.Fatalf("SRV_HELPER_PROCESS=%q: want server or floor", mode)
+	}
 	if path := os.Getenv("SRV_HELPER_CPUPROFILE"); path != "" {
 		f, err := os.Create(path)
 		require.NoError(t, err)
 		require.NoError(t, pprof.StartCPUProfile(f))
-		defer f.Close()
 	}
-	go s.Serve(l)
+	fmt.Println(l.Addr().String())
 	io.Copy(io.Discard, os.Stdin) // until the benchmark closes our stdin
-	s.Close()
 	pprof.StopCPUProfile()
 	os.Exit(0)
 }
 
-// TestServerFloorHelperProcess is not a test: the CPU benchmarks run it
-// (SRV_HELPER_PROCESS=floor) as the floor, which reads fixed octet counts
-// and writes fixed replies. With SRV_HELPER_STEADY=true each read after
-// the first takes a body and the next envelope.
-func TestServerFloorHelperProcess(t *testing.T) {
-	if os.Getenv("SRV_HELPER_PROCESS") != "floor" {
-		t.Skip("helper process for the CPU benchmarks")
+// srvFloor is the floor's side of the one connection it accepts on l: it
+// reads fixed octet counts and writes fixed replies. When steady, each
+// read after the first takes a body and the next envelope.
+func srvFloor(l net.Listener, steady bool) {
+	c, err := l.Accept()
+	if err != nil {
+		return
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	fmt.Println(l.Addr().String())
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
+	buf := make([]byte, 4096)
+	readN := func(n int) bool {
+		for got := 0; got < n; {
+			k, err := c.Read(buf[got:])
+			if err != nil {
+				return false
+			}
+			got += k
+		}
+		return true
+	}
+	replies := []byte("250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n354 Start mail input\r\n")
+	done := []byte("250 2.0.0 OK: message accepted\r\n")
+	if steady {
+		both := append(append([]byte(nil), done...), replies...)
+		if !readN(len(srvBenchEnvelope)) {
 			return
 		}
-		buf := make([]byte, 4096)
-		readN := func(n int) bool {
-			for got := 0; got < n; {
-				k, err := c.Read(buf[got:])
-				if err != nil {
-					return false
-				}
-				got += k
-			}
-			return true
+		c.Write(replies)
+		for readN(len(srvBenchBody) + len(srvBenchEnvelope)) {
+			c.Write(both)
 		}
-		replies := []byte("250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n354 Start mail input\r\n")
-		done := []byte("250 2.0.0 OK: message accepted\r\n")
-		if os.Getenv("SRV_HELPER_STEADY") == "true" {
-			both := append(append([]byte(nil), done...), replies...)
-			if !readN(len(srvBenchEnvelope)) {
-				return
-			}
-			c.Write(replies)
-			for readN(len(srvBenchBody) + len(srvBenchEnvelope)) {
-				c.Write(both)
-			}
+		return
+	}
+	for readN(len(srvBenchEnvelope)) {
+		c.Write(replies)
+		if !readN(len(srvBenchBody)) {
 			return
 		}
-		for readN(len(srvBenchEnvelope)) {
-			c.Write(replies)
-			if !readN(len(srvBenchBody)) {
-				return
-			}
-			c.Write(done)
-		}
-	}()
-	io.Copy(io.Discard, os.Stdin)
-	os.Exit(0)
+		c.Write(done)
+	}
 }
 
 // procCPU returns the CPU time (user+system) of process pid, from
@@ -128,15 +124,11 @@ type srvHelper struct {
 	next   []byte // body and next envelope, for the steady state
 }
 
-// startSrvHelper starts the helper process of mode ("1": our Server;
-// "floor") and connects to it, past EHLO for the server, and past the
-// first envelope when steady.
+// startSrvHelper starts the helper process of mode ("server" or "floor")
+// and connects to it, past EHLO for the server, and past the first
+// envelope when steady.
 func startSrvHelper(b *testing.B, mode string, steady bool) *srvHelper {
-	test := "^TestServerHelperProcess$"
-	if mode == "floor" {
-		test = "^TestServerFloorHelperProcess$"
-	}
-	cmd := exec.Command(os.Args[0], "-test.run="+test)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServerHelperProcess$")
 	cmd.Env = append(os.Environ(), "SRV_HELPER_PROCESS="+mode, "SRV_HELPER_STEADY="+strconv.FormatBool(steady))
 	stdin, err := cmd.StdinPipe()
 	require.NoError(b, err)
@@ -194,7 +186,7 @@ func srvBenchCPU(b *testing.B, steady bool) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		b.Skip("needs /proc")
 	}
-	server := startSrvHelper(b, "1", steady)
+	server := startSrvHelper(b, "server", steady)
 	floor := startSrvHelper(b, "floor", steady)
 	b.SetBytes(int64(len(srvBenchBody)))
 	serverCPU, floorCPU := procCPU(b, server.pid), procCPU(b, floor.pid)
