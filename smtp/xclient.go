@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -131,7 +132,7 @@ func (c *Conn) handleXCLIENT(args []byte) {
 	}
 	cmd, err := parseXCLIENT(args)
 	if err != nil {
-		c.writeReply(textproto.Reply{Code: 501, Enhanced: EnhancedCode{5, 5, 4}, Lines: []string{err.Error()}})
+		c.replyParseError(err)
 		return
 	}
 	c.srv.logger().Info("smtp: XCLIENT", "remote", c.remote, "args", string(args))
@@ -220,43 +221,53 @@ const (
 //
 // Names are case-insensitive; values are xtext (RFC 3461 section 4) and
 // checked as the README describes each. A later occurrence of a name wins.
-// The error's text is the 501 reply's.
+// The error is a *textproto.ParseError for a 501 5.5.4 reply.
 func parseXCLIENT(args []byte) (*xclientCommand, error) {
 	args = bytes.Trim(args, " ")
 	if len(args) == 0 {
-		return nil, errors.New("Syntax: XCLIENT attribute=value ...")
+		return nil, errXCLIENTSyntax
 	}
 	cmd := &xclientCommand{}
 	for _, field := range bytes.Fields(args) {
 		name, raw, ok := bytes.Cut(field, []byte("="))
-		idx := -1
-		for i, n := range xclientNames {
-			if strings.EqualFold(string(name), n) {
-				idx = i
-			}
-		}
 		if !ok {
-			return nil, errors.New("Syntax: XCLIENT attribute=value ...")
+			return nil, errXCLIENTSyntax
 		}
+		idx := slices.IndexFunc(xclientNames[:], func(n string) bool { return strings.EqualFold(string(name), n) })
 		if idx < 0 {
-			return nil, errors.New("Bad XCLIENT attribute name: " + string(name))
+			return nil, xclientError("Bad XCLIENT attribute name: " + string(name))
 		}
 		value, err := textproto.DecodeXtext(string(raw))
 		if err != nil || value == "" {
-			return nil, errors.New("Bad XCLIENT " + xclientNames[idx] + " syntax")
+			return nil, badXCLIENTValue(idx)
 		}
-		v, err := cmd.check(idx, value)
-		if err != nil {
-			return nil, err
+		v, ok := cmd.check(idx, value)
+		if !ok {
+			return nil, badXCLIENTValue(idx)
 		}
 		cmd.set[idx], cmd.values[idx] = true, v
 	}
 	return cmd, nil
 }
 
-// check validates one attribute's value and returns it as stored.
-func (cmd *xclientCommand) check(idx int, v string) (string, error) {
-	bad := errors.New("Bad XCLIENT " + xclientNames[idx] + " syntax")
+// errXCLIENTSyntax answers an XCLIENT without attributes, or with a field
+// that is not attribute=value.
+var errXCLIENTSyntax = xclientError("Syntax: XCLIENT attribute=value ...")
+
+// xclientError is a malformed XCLIENT's 501 5.5.4 (RFC 3463: invalid
+// command arguments), as textproto reports other commands' syntax errors.
+func xclientError(msg string) *textproto.ParseError {
+	return &textproto.ParseError{Code: 501, Enhanced: EnhancedCode{5, 5, 4}, Msg: msg}
+}
+
+// badXCLIENTValue is the error for a bad value of attribute idx.
+func badXCLIENTValue(idx int) *textproto.ParseError {
+	return xclientError("Bad XCLIENT " + xclientNames[idx] + " syntax")
+}
+
+// check validates one attribute's value and returns it as stored, or
+// false when it is bad.
+func (cmd *xclientCommand) check(idx int, v string) (string, bool) {
 	unavailable := strings.EqualFold(v, XCLIENTUnavailable)
 	if unavailable {
 		v = XCLIENTUnavailable
@@ -264,16 +275,16 @@ func (cmd *xclientCommand) check(idx int, v string) (string, error) {
 	switch idx {
 	case xName:
 		if strings.EqualFold(v, XCLIENTTempUnavail) {
-			return XCLIENTTempUnavail, nil
+			return XCLIENTTempUnavail, true
 		}
 		if !unavailable && !validHostName(v) {
-			return "", bad
+			return "", false
 		}
 	case xAddr, xDestAddr:
 		if !unavailable {
 			a, ok := parseXCLIENTAddr(v)
 			if !ok {
-				return "", bad
+				return "", false
 			}
 			cmd.addrs[idx], v = a, a.String()
 		}
@@ -281,7 +292,7 @@ func (cmd *xclientCommand) check(idx int, v string) (string, error) {
 		if !unavailable {
 			p, err := parseProxyV1Port([]byte(v))
 			if err != nil {
-				return "", bad
+				return "", false
 			}
 			cmd.ports[idx] = p
 		}
@@ -292,18 +303,18 @@ func (cmd *xclientCommand) check(idx int, v string) (string, error) {
 		case strings.EqualFold(v, "ESMTP"):
 			v = "ESMTP"
 		default:
-			return "", bad
+			return "", false
 		}
 	case xHELO:
 		if !unavailable && !printableToken(v) {
-			return "", bad
+			return "", false
 		}
 	case xLogin:
 		if !utf8.ValidString(v) {
-			return "", bad
+			return "", false
 		}
 	}
-	return v, nil
+	return v, true
 }
 
 // parseXCLIENTAddr parses an ADDR or DESTADDR value: IPv4 dotted decimal,
