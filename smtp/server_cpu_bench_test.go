@@ -24,10 +24,6 @@ import (
 // machine falls on both alike and "server minus floor" is the SMTP
 // server's own work, the system calls and the runtime's poller excluded.
 
-// srvBenchEnvelope is the MAIL, RCPT and DATA group of the CPU benchmarks;
-// the floor counts its octets.
-var srvBenchEnvelope = []byte("MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\n")
-
 // TestServerHelperProcess is not a test: the CPU benchmarks run the test
 // binary with SRV_HELPER_PROCESS=server to have our server in a process of
 // its own, or =floor for the floor. It prints the address, then serves
@@ -87,7 +83,7 @@ func srvFloor(l net.Listener, steady bool) {
 			return
 		}
 		c.Write(replies)
-		for readN(len(srvBenchBody) + len(srvBenchEnvelope)) {
+		for readN(len(srvBenchNext)) {
 			c.Write(both)
 		}
 		return
@@ -121,7 +117,6 @@ type srvHelper struct {
 	nc     net.Conn
 	r      *bufio.Reader
 	steady bool
-	next   []byte // body and next envelope, for the steady state
 }
 
 // startSrvHelper starts the helper process of mode ("server" or "floor")
@@ -145,7 +140,6 @@ func startSrvHelper(b *testing.B, mode string, steady bool) *srvHelper {
 	require.NoError(b, err)
 	b.Cleanup(func() { nc.Close() })
 	h := &srvHelper{pid: cmd.Process.Pid, nc: nc, r: bufio.NewReader(nc), steady: steady}
-	h.next = append(append([]byte(nil), srvBenchBody...), srvBenchEnvelope...)
 	if mode != "floor" {
 		srvBenchReply(b, h.r, '2')
 		io.WriteString(nc, "EHLO bench.test\r\n")
@@ -165,19 +159,14 @@ func startSrvHelper(b *testing.B, mode string, steady bool) *srvHelper {
 // the envelope, a wait for 354, the body, a wait for 250.
 func (h *srvHelper) transaction(b *testing.B) {
 	if h.steady {
-		h.nc.Write(h.next)
+		h.nc.Write(srvBenchNext)
 		srvBenchReply(b, h.r, '2')
 		srvBenchReply(b, h.r, '2')
 		srvBenchReply(b, h.r, '2')
 		srvBenchReply(b, h.r, '3')
 		return
 	}
-	h.nc.Write(srvBenchEnvelope)
-	srvBenchReply(b, h.r, '2')
-	srvBenchReply(b, h.r, '2')
-	srvBenchReply(b, h.r, '3')
-	h.nc.Write(srvBenchBody)
-	srvBenchReply(b, h.r, '2')
+	srvBenchPipelined(b, h.nc, h.r)
 }
 
 // srvBenchCPU runs transactions against our server and the floor in turn
