@@ -22,7 +22,7 @@ import (
 
 // xclientAttributeNames is what EHLO advertises after XCLIENT: the
 // attributes this server understands, in the README's order.
-const xclientAttributeNames = "NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT"
+var xclientAttributeNames = strings.Join(xclientNames[:], " ")
 
 // Values XCLIENT_README gives for missing information. They are matched
 // case-insensitively ("Note 2") and kept in upper case.
@@ -200,6 +200,7 @@ type xclientCommand struct {
 	ports  [8]uint16
 }
 
+// xclientNames are the attribute names, indexed by the constants below.
 var xclientNames = [8]string{"NAME", "ADDR", "PORT", "PROTO", "HELO", "LOGIN", "DESTADDR", "DESTPORT"}
 
 const (
