@@ -266,34 +266,26 @@ func srvIdleEHLO(t *testing.T, c net.Conn) {
 	readReply()
 }
 
-// memConn is a net.Conn whose input is a script of chunks, each handed out
-// by Read as if it had arrived in one segment, and whose output is thrown
-// away: the server with no system calls at all.
+// memConn is a net.Conn whose input is a script, each part handed out by
+// Read as if it had arrived in one segment: head, then loop loops times,
+// then tail. Its output is thrown away: the server with no system calls.
 type memConn struct {
-	chunks [][]byte
-	repeat int // how many times chunks[1] comes before the rest
-	cur    []byte
-	i      int
+	head, loop, tail []byte
+	loops            int
+	cur              []byte
 }
 
 func (m *memConn) Read(p []byte) (int, error) {
 	if len(m.cur) == 0 {
 		switch {
-		case m.i == 1 && m.repeat > 0:
-			m.repeat--
-			m.cur = m.chunks[1]
-			if m.repeat == 0 {
-				m.i++
-			}
-		case m.i == 1:
-			m.i++
-			fallthrough
+		case m.head != nil:
+			m.cur, m.head = m.head, nil
+		case m.loops > 0:
+			m.cur, m.loops = m.loop, m.loops-1
+		case m.tail != nil:
+			m.cur, m.tail = m.tail, nil
 		default:
-			if m.i >= len(m.chunks) {
-				return 0, io.EOF
-			}
-			m.cur = m.chunks[m.i]
-			m.i++
+			return 0, io.EOF
 		}
 	}
 	n := copy(p, m.cur)
@@ -346,11 +338,12 @@ func (s srvDoneSession) Logout() error                     { close(s.done); retu
 // BenchmarkServerPipelinedSteadyCPU includes.
 func BenchmarkServerPipelinedMemory(b *testing.B) {
 	done := make(chan struct{})
-	mc := &memConn{repeat: b.N, chunks: [][]byte{
-		append([]byte("EHLO bench.test\r\n"), srvBenchEnvelope...),
-		srvBenchNext,
-		append(append([]byte(nil), srvBenchBody...), "QUIT\r\n"...),
-	}}
+	mc := &memConn{
+		head:  append([]byte("EHLO bench.test\r\n"), srvBenchEnvelope...),
+		loop:  srvBenchNext,
+		loops: b.N,
+		tail:  append(append([]byte(nil), srvBenchBody...), "QUIT\r\n"...),
+	}
 	s := &Server{Hostname: "mx.test", Backend: srvDoneBackend{done}, Logger: srvQuietLogger}
 	l := &onceListener{c: mc, closed: make(chan struct{})}
 	b.ReportAllocs()
