@@ -53,7 +53,6 @@ func TestBenchSinkProcess(t *testing.T) {
 		f, err := os.Create(path + "." + impl)
 		require.NoError(t, err)
 		require.NoError(t, pprof.StartCPUProfile(f))
-		defer f.Close()
 	}
 	fmt.Println(addr)
 	io.Copy(io.Discard, os.Stdin) // until the benchmark closes our stdin
@@ -69,6 +68,7 @@ func TestBenchSinkProcess(t *testing.T) {
 func startFloorSink(tb testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(tb, err)
+	tb.Cleanup(func() { l.Close() })
 	go func() {
 		for {
 			c, err := l.Accept()
