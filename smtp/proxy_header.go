@@ -172,32 +172,50 @@ func parseProxyV1(r proxyPeeker) (proxyHeader, error) {
 	return h, nil
 }
 
-// parseProxyV1Addr parses an address of the family TCP4 or TCP6 names:
-// dotted decimal without leading zeros, or IPv6 text without a zone.
+// parseProxyV1Addr parses an address of the family TCP4 or TCP6 names.
 func parseProxyV1Addr(b []byte, want4 bool) (netip.Addr, error) {
-	a, err := netip.ParseAddr(string(b))
-	if err != nil || a.Zone() != "" || a.Is4() != want4 {
+	a, ok := parseIPText(string(b), want4)
+	if !ok {
 		return netip.Addr{}, proxyErr("bad version 1 address %q", b)
 	}
 	return a, nil
 }
 
-// parseProxyV1Port parses a port: decimal, 0 to 65535, no leading zero.
+// parseProxyV1Port parses a version 1 port.
 func parseProxyV1Port(b []byte) (uint16, error) {
-	if len(b) == 0 || len(b) > 5 || len(b) > 1 && b[0] == '0' {
+	p, ok := parsePort(string(b))
+	if !ok {
 		return 0, proxyErr("bad version 1 port %q", b)
 	}
+	return p, nil
+}
+
+// parseIPText parses an IP address as the PROXY version 1 header and
+// XCLIENT write it: IPv4 dotted decimal without leading zeros when want4,
+// IPv6 text otherwise; no zone.
+func parseIPText(s string, want4 bool) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	return a, err == nil && a.Zone() == "" && a.Is4() == want4
+}
+
+// parsePort parses a TCP port as the PROXY version 1 header and XCLIENT
+// write it: decimal, 0 to 65535, no leading zero.
+func parsePort(s string) (uint16, bool) {
+	if len(s) == 0 || len(s) > 5 || len(s) > 1 && s[0] == '0' {
+		return 0, false
+	}
 	n := 0
-	for _, c := range b {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		if c < '0' || c > '9' {
-			return 0, proxyErr("bad version 1 port %q", b)
+			return 0, false
 		}
 		n = n*10 + int(c-'0')
 	}
 	if n > 65535 {
-		return 0, proxyErr("bad version 1 port %q", b)
+		return 0, false
 	}
-	return uint16(n), nil
+	return uint16(n), true
 }
 
 // parseProxyV2 reads the binary header of section 2.2: the 12-octet

@@ -291,8 +291,8 @@ func (cmd *xclientCommand) check(idx int, v string) (string, bool) {
 		}
 	case xPort, xDestPort:
 		if !unavailable {
-			p, err := parseProxyV1Port([]byte(v))
-			if err != nil {
+			p, ok := parsePort(v)
+			if !ok {
 				return "", false
 			}
 			cmd.ports[idx] = p
@@ -325,11 +325,7 @@ func parseXCLIENTAddr(v string) (netip.Addr, bool) {
 	if want6 {
 		v = v[5:]
 	}
-	a, err := netip.ParseAddr(v)
-	if err != nil || a.Zone() != "" || a.Is6() != want6 {
-		return netip.Addr{}, false
-	}
-	return a, true
+	return parseIPText(v, !want6)
 }
 
 // validHostName reports whether s looks like a host name: dot-separated
