@@ -62,30 +62,32 @@ func main() {
 			for _, x := range others {
 				for _, unit := range []string{"ns/op", "cpu-µs/op"} {
 					vo, vx := impls[o][unit], impls[x][unit]
-					if len(vo) == 0 || len(vx) == 0 {
-						continue
+					if len(vo) > 0 && len(vx) > 0 {
+						fmt.Println(row(name, unit, o, x, median(vo), median(vx)))
 					}
-					mo, mx := median(vo), median(vx)
-					if mo == 0 {
-						// A CPU time under one tick: too short a -benchtime.
-						fmt.Printf("%-30s %-10s %-19s %12s  %-10s %12s  %7s  (too short a run to measure)\n",
-							name, unit, o, format(mo), x, format(mx), "-")
-						continue
-					}
-					target := ""
-					if t, ok := targets[name+"|"+x+"|"+unit]; ok {
-						verdict := "met"
-						if mx/mo < t {
-							verdict = fmt.Sprintf("MISSED by %.0f%%", 100*(1-mx/mo/t))
-						}
-						target = fmt.Sprintf(">= %g %s", t, verdict)
-					}
-					fmt.Printf("%-30s %-10s %-19s %12s  %-10s %12s  %6.2fx  %s\n",
-						name, unit, o, format(mo), x, format(mx), mx/mo, target)
 				}
 			}
 		}
 	}
+}
+
+// row is one line of the table: the medians of ours and of the other
+// implementation, their ratio and, where issue 6 sets one, the target and
+// whether it is met.
+func row(name, unit, ours, other string, mo, mx float64) string {
+	ratio, target := "-", "(too short a run to measure)" // a CPU time under one tick
+	if mo != 0 {
+		ratio, target = fmt.Sprintf("%6.2fx", mx/mo), ""
+		if t, ok := targets[name+"|"+other+"|"+unit]; ok {
+			verdict := "met"
+			if mx/mo < t {
+				verdict = fmt.Sprintf("MISSED by %.0f%%", 100*(1-mx/mo/t))
+			}
+			target = fmt.Sprintf(">= %g %s", t, verdict)
+		}
+	}
+	return fmt.Sprintf("%-30s %-10s %-19s %12s  %-10s %12s  %7s  %s",
+		name, unit, ours, format(mo), other, format(mx), ratio, target)
 }
 
 // parse collects the values by benchmark (impl= element removed), impl and

@@ -28,3 +28,18 @@ PASS
 	require.Empty(t, runs["ServerPipelinedCPU"]["postwire"]["ns/op"], "a paired benchmark's ns/op is no one's")
 	require.Equal(t, []float64{7}, runs["Client/sink=gosmtp"]["postwire-many"]["ns/op"])
 }
+
+func TestRowTargetVerdict(t *testing.T) {
+	met := row("ServerPipelined", "ns/op", "postwire", "gosmtp", 1000, 5000)
+	require.Contains(t, met, "5.00x")
+	require.True(t, strings.HasSuffix(met, ">= 2.2 met"), met)
+
+	missed := row("ServerLargeBody", "ns/op", "postwire", "gosmtp", 1000, 1500)
+	require.True(t, strings.HasSuffix(missed, ">= 2 MISSED by 25%"), missed)
+
+	noTarget := row("ServerPipelinedCPU/conns=1", "cpu-µs/op", "postwire", "floor", 15, 13)
+	require.True(t, strings.HasSuffix(noTarget, "0.87x  "), noTarget)
+
+	zero := row("ServerPipelinedCPU/conns=1", "cpu-µs/op", "postwire", "gosmtp", 0, 0)
+	require.True(t, strings.HasSuffix(zero, "-  (too short a run to measure)"), zero)
+}
