@@ -2,13 +2,11 @@ package compat
 
 import (
 	"bytes"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/postwire/postwire/smtp"
 	"github.com/stretchr/testify/assert"
@@ -27,29 +25,24 @@ func startExampleServer(t *testing.T, flags ...string) (addr, maildir string) {
 	return addr, maildir
 }
 
-// maildirMessages waits until the Maildir holds n messages in a "new"
-// folder and returns them.
-func maildirMessages(t *testing.T, dir string, n int) [][]byte {
+// maildirMessages returns the messages in the Maildir's new/ folder and
+// checks that nothing is left in tmp/. No waiting: the example answers 250
+// only once a message is on disk in new/, so it is there by the time the
+// sender has its reply; a wait here would hide a 250 given too early.
+func maildirMessages(t *testing.T, dir string) [][]byte {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var msgs [][]byte
-		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && filepath.Base(filepath.Dir(path)) == "new" {
-				if b, err := os.ReadFile(path); err == nil {
-					msgs = append(msgs, b)
-				}
-			}
-			return nil
-		})
-		if len(msgs) >= n {
-			return msgs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d message(s) in %s after 10 s, want %d", len(msgs), dir, n)
-		}
-		time.Sleep(20 * time.Millisecond)
+	tmp, err := os.ReadDir(filepath.Join(dir, "tmp"))
+	require.NoError(t, err)
+	require.Empty(t, tmp, "a file was left in tmp/")
+	entries, err := os.ReadDir(filepath.Join(dir, "new"))
+	require.NoError(t, err)
+	var msgs [][]byte
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, "new", e.Name()))
+		require.NoError(t, err)
+		msgs = append(msgs, b)
 	}
+	return msgs
 }
 
 // requireStored checks that a Maildir file ends with exactly msg (compared
@@ -97,7 +90,7 @@ func TestExampleServer(t *testing.T) {
 			args := append([]string{"-s", "127.0.0.1", "-p", portOf(addr), "-f", "alice@client.example",
 				"-t", "bob@test.example", "--helo", "client.example", "--data", "@" + file, "--timeout", "20"}, tc.swaks...)
 			out := runPeer(t, nil, swaks, args...)
-			stored := maildirMessages(t, dir, 1)
+			stored := maildirMessages(t, dir)
 			require.Len(t, stored, 1, out)
 			requireStored(t, msg, stored[0], out)
 		})
@@ -110,7 +103,7 @@ func TestExampleServer(t *testing.T) {
 		res, trace, err := clientSend(t, addr, sendSpec{opts: smtp.DialOptions{LMTP: true}, env: env}, msg)
 		require.NoError(t, err, trace)
 		assert.Equal(t, 2, res.Accepted(), trace)
-		stored := maildirMessages(t, dir, 1)
+		stored := maildirMessages(t, dir)
 		for _, s := range stored {
 			requireStored(t, msg, s, trace)
 		}
@@ -138,7 +131,7 @@ func TestSmtplibToExampleServer(t *testing.T) {
 			out := runPeer(t, nil, py, script, portOf(addr), mode, shared.certFile, msgFile, sentFile)
 			sent, err := os.ReadFile(sentFile)
 			require.NoError(t, err)
-			stored := maildirMessages(t, dir, 1)
+			stored := maildirMessages(t, dir)
 			require.Len(t, stored, 1, out)
 			requireStored(t, sent, stored[0], out)
 		})
@@ -156,7 +149,7 @@ func TestSmtplibToExampleServer(t *testing.T) {
 			require.NoError(t, os.WriteFile(file, msg, 0o644))
 			out := runPeer(t, nil, py, "-c", smtplibSelfSigned, portOf(addr), mech, file)
 			assert.Contains(t, out, "STARTTLS", out)
-			stored := maildirMessages(t, dir, 1)
+			stored := maildirMessages(t, dir)
 			require.Len(t, stored, 1, out)
 			requireStored(t, msg, stored[0], out)
 			assert.Contains(t, string(stored[0]), " with ESMTPS", "over TLS")
