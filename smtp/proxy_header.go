@@ -53,6 +53,10 @@ const (
 	proxyTLVCRC32C = 0x03 // section 2.2.3
 )
 
+// proxyV2AddrLen is the length of a family's address block (section 2.2):
+// source and destination address, then for IP source and destination port.
+var proxyV2AddrLen = [...]int{proxyAFInet: 2*4 + 2*2, proxyAFInet6: 2*16 + 2*2, proxyAFUnix: 2 * 108}
+
 // proxyHeader is a parsed PROXY protocol header.
 type proxyHeader struct {
 	// size is the header's length in octets: what to skip before SMTP.
@@ -256,15 +260,7 @@ func parseProxyV2(r proxyPeeker) (proxyHeader, error) {
 		return h, nil
 	}
 	block := b[proxyV2Fixed:]
-	var addrLen int
-	switch family {
-	case proxyAFInet:
-		addrLen = 2*4 + 2*2
-	case proxyAFInet6:
-		addrLen = 2*16 + 2*2
-	case proxyAFUnix:
-		addrLen = 2 * 108
-	}
+	addrLen := proxyV2AddrLen[family]
 	if len(block) < addrLen {
 		return proxyHeader{}, proxyErr("version 2 address block of %d octets, want %d", len(block), addrLen)
 	}
