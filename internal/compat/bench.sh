@@ -23,7 +23,7 @@ out=${OUT:-$(mktemp /tmp/postwire-bench.XXXXXX)}
 
 echo "== go test -bench '$bench' -skip '$cpubench' -count=$count -benchmem (raw output: $out)"
 go test -run='^$' -bench="$bench" -skip="$cpubench" -count="$count" -benchmem -timeout=60m "$@" . | tee "$out"
-if [[ ServerPipelinedCPU =~ ${bench#^Benchmark} ]]; then
+if [[ BenchmarkServerPipelinedCPU =~ $bench ]]; then
 	echo "== go test -bench '$cpubench' -benchtime=$cputime -count=$count"
 	go test -run='^$' -bench="$cpubench" -benchtime="$cputime" -count="$count" -timeout=60m "$@" . | tee -a "$out"
 fi
