@@ -318,6 +318,7 @@ func checkProxyTLVs(hdr []byte, off int) error {
 				return proxyErr("version 2 CRC32c TLV of %d octets", n)
 			}
 			want := binary.BigEndian.Uint32(hdr[val:])
+			castagnoli := crc32.MakeTable(crc32.Castagnoli) // built on first use
 			sum := crc32.Update(0, castagnoli, hdr[:val])
 			sum = crc32.Update(sum, castagnoli, []byte{0, 0, 0, 0})
 			sum = crc32.Update(sum, castagnoli, hdr[val+4:])
@@ -329,5 +330,3 @@ func checkProxyTLVs(hdr []byte, off int) error {
 	}
 	return nil
 }
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
