@@ -20,13 +20,12 @@ var errLocal = &smtp.Error{Code: 451, Enhanced: smtp.EnhancedCode{4, 3, 0},
 
 // backend is the application's half of the server (smtp.Backend): it
 // makes a session per connection, all storing into one Maildir (nil with
-// -discard).
+// -discard). The server's name and protocol are read from the Server
+// itself, through smtp.Conn.Server.
 type backend struct {
-	box      *maildir
-	users    users
-	hostname string
-	lmtp     bool
-	log      *slog.Logger
+	box   *maildir
+	users users
+	log   *slog.Logger
 }
 
 func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
@@ -71,7 +70,7 @@ func (s *session) Data(_ context.Context, r io.Reader) error {
 		s.b.log.Info("message discarded", append(attrs, "size", n)...)
 		return nil
 	}
-	header := traceHeader(s.conn, s.b.hostname, s.from, s.to, s.utf8, s.b.lmtp)
+	header := traceHeader(s.conn, s.from, s.to, s.utf8)
 	path, n, err := s.b.box.deliver(header, r)
 	if rerr := (*readError)(nil); errors.As(err, &rerr) {
 		s.b.log.Info("message refused", append(attrs, "error", rerr.err)...)
@@ -114,5 +113,5 @@ func (s *session) AuthMechanisms() []string {
 
 // Auth returns the server side of mech for one exchange.
 func (s *session) Auth(mech string) (sasl.Server, error) {
-	return s.b.users.server(mech, s.b.hostname)
+	return s.b.users.server(mech, s.conn.Server().Hostname)
 }

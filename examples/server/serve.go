@@ -65,7 +65,7 @@ func newServer(cfg *config, log *slog.Logger) (*smtp.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &backend{users: accounts, hostname: cfg.hostname, lmtp: cfg.lmtp, log: log}
+	b := &backend{users: accounts, log: log}
 	store := "discard"
 	if !cfg.discard {
 		if store, err = filepath.Abs(cfg.maildir); err != nil {

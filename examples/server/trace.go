@@ -12,17 +12,18 @@ import (
 // traceHeader returns the header fields a delivering server puts on top of
 // a message it stores (RFC 5321 section 4.4): Return-Path with the
 // reverse-path, then a Received line saying where the message came from,
-// how and when. The message itself follows unchanged, byte for byte.
+// how and when. The message itself follows unchanged, byte for byte. The
+// "by" name is the Server's Hostname.
 //
 //	Return-Path: <alice@client.example>
 //	Received: from client.example ([127.0.0.1])
 //		by mx.example.org (Postwire) with ESMTPS (TLS 1.3, TLS_AES_128_GCM_SHA256)
 //		for <bob@example.org>; Mon, 23 Nov 2026 03:00:00 +0000
-func traceHeader(c *smtp.Conn, hostname, from string, to []string, utf8, lmtp bool) []byte {
+func traceHeader(c *smtp.Conn, from string, to []string, utf8 bool) []byte {
 	var b strings.Builder
 	b.WriteString("Return-Path: <" + cleanPath(from) + ">\r\n")
 	b.WriteString("Received: from " + cleanName(c.Hostname()) + " (" + addressLiteral(c.RemoteAddr()) + ")\r\n")
-	b.WriteString("\tby " + cleanName(hostname) + " (Postwire) with " + protocol(c, utf8, lmtp))
+	b.WriteString("\tby " + cleanName(c.Server().Hostname) + " (Postwire) with " + protocol(c, utf8))
 	if state, ok := c.TLS(); ok {
 		b.WriteString(" (" + tls.VersionName(state.Version) + ", " + tls.CipherSuiteName(state.CipherSuite) + ")")
 	}
@@ -39,9 +40,9 @@ func traceHeader(c *smtp.Conn, hostname, from string, to []string, utf8, lmtp bo
 // protocol is the WITH clause (RFC 3848, and RFC 6531 section 3.7.3 for
 // SMTPUTF8): ESMTP or LMTP, S when over TLS, A when authenticated; plain
 // SMTP after HELO (RFC 5321 section 4.4), which has no such variants.
-func protocol(c *smtp.Conn, utf8, lmtp bool) string {
+func protocol(c *smtp.Conn, utf8 bool) string {
 	p := "ESMTP"
-	if lmtp {
+	if c.Server().LMTP {
 		p = "LMTP"
 	} else if !c.ESMTP() {
 		return "SMTP"
