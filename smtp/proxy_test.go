@@ -3,7 +3,6 @@ package smtp
 import (
 	"bufio"
 	"crypto/tls"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -18,9 +17,7 @@ import (
 
 // proxyConnAddrs returns the addresses the backend's last Conn reports.
 func proxyConnAddrs(b *srvBackend) (remote, local string) {
-	b.mu.Lock()
-	c := b.lastConn
-	b.mu.Unlock()
+	c := lastConn(b)
 	return c.RemoteAddr().String(), c.LocalAddr().String()
 }
 
@@ -181,23 +178,12 @@ func TestProxyServerImplicitTLS(t *testing.T) {
 		// The header and the ClientHello in one write.
 		tc := tls.Client(&prefixWriter{Conn: nc, prefix: []byte(header)}, cliCfg)
 		require.NoError(t, tc.Handshake())
-		r := bufio.NewReader(tc)
-		greeting, err := r.ReadString('\n')
-		require.NoError(t, err)
-		assert.True(t, strings.HasPrefix(greeting, "220 mx.test "), greeting)
-		io.WriteString(tc, "EHLO client.test\r\n")
-		for {
-			l, err := r.ReadString('\n')
-			require.NoError(t, err)
-			if strings.HasPrefix(l, "250 ") {
-				break
-			}
-		}
+		c := &srvClient{t: t, nc: tc, r: bufio.NewReader(tc)}
+		c.expect("220 mx.test ")
+		c.cmd("EHLO client.test", "250 ")
 		remote, _ := proxyConnAddrs(b)
 		assert.Equal(t, "[2001:db8::7]:40000", remote)
-		b.mu.Lock()
-		_, ok := b.lastConn.TLS()
-		b.mu.Unlock()
+		_, ok := lastConn(b).TLS()
 		assert.True(t, ok)
 		tc.Close()
 		require.NoError(t, s.Close())
