@@ -53,12 +53,12 @@ func TestHAProxyToServer(t *testing.T) {
 			t.Parallel()
 			srv := startOurs(t, recvConfig{proxy: true, implicitTLS: tc.implicit})
 			front := freeAddrOn(t, tc.clientIP)
-			runHAProxy(t, haproxy, front, srv.addr, tc.server, tc.frontend, "")
+			_, hlog := runHAProxy(t, haproxy, front, srv.addr, tc.server, tc.frontend, "")
 
 			msg := testMessage("haproxy "+tc.name, false)
 			dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(tc.clientIP)}, Timeout: 5 * time.Second}
 			_, trace, err := clientSend(t, front, sendSpec{opts: smtp.DialOptions{Dialer: dialer}, implicit: tc.implicit}, msg)
-			require.NoError(t, err, trace)
+			require.NoError(t, err, "%s\n%s", trace, hlog)
 			m := srv.rec.wait(t, 1, 5*time.Second)[0]
 			host, _, err := net.SplitHostPort(m.Remote)
 			require.NoError(t, err)
@@ -79,20 +79,21 @@ func TestHAProxyHealthCheck(t *testing.T) {
 			t.Parallel()
 			srv := startOurs(t, recvConfig{proxy: true})
 			front := freeAddr(t)
-			sock := runHAProxy(t, haproxy, front, srv.addr,
+			sock, hlog := runHAProxy(t, haproxy, front, srv.addr,
 				version+" check check-send-proxy inter 100ms rise 1 fall 1", "", "  option smtpchk EHLO haproxy.test\n")
 			var last string
 			require.Eventually(t, func() bool {
 				last = haproxyCheckStatus(t, sock)
 				return last == "L7OK"
-			}, 10*time.Second, 50*time.Millisecond, "check status %q", last)
+			}, 10*time.Second, 50*time.Millisecond, "check status %q\n%s", last, hlog)
 		})
 	}
 }
 
 // runHAProxy starts HAProxy listening on front and forwarding to backend
-// with the given server options; it returns the path of its stats socket.
-func runHAProxy(t *testing.T, haproxy, front, backend, serverOpts, frontendExtra, backendExtra string) string {
+// with the given server options; it returns the path of its stats socket
+// and its log, for failure messages.
+func runHAProxy(t *testing.T, haproxy, front, backend, serverOpts, frontendExtra, backendExtra string) (string, *lockedBuffer) {
 	t.Helper()
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "stats.sock")
@@ -104,8 +105,7 @@ func runHAProxy(t *testing.T, haproxy, front, backend, serverOpts, frontendExtra
 	require.NoError(t, os.WriteFile(file, []byte(cfg), 0o644))
 	out, err := runPeerErr(nil, haproxy, "-c", "-f", file)
 	require.NoError(t, err, "%s\n%s", out, cfg)
-	startPeer(t, front, exec.Command(haproxy, "-db", "-f", file))
-	return sock
+	return sock, startPeer(t, front, exec.Command(haproxy, "-db", "-f", file))
 }
 
 // haproxyCheckStatus returns the check_status column of server b/s from
