@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/postwire/postwire/extensions"
 	"github.com/postwire/postwire/textproto"
 )
 
@@ -39,19 +40,10 @@ func (c *Conn) serve() {
 			return
 		}
 	}
-	session, err := s.Backend.NewSession(c)
-	if err != nil {
-		var se *Error
-		if errors.As(err, &se) {
-			c.replyError(err)
-		} else {
-			s.logger().Error("smtp: Backend.NewSession failed", "remote", c.remote, "err", err)
-			c.reply(421, EnhancedCode{4, 3, 0}, s.hostname+" Service not available, closing connection")
-		}
+	if !c.openSession("") {
 		c.flush()
 		return
 	}
-	c.session = session
 	s.logger().Debug("smtp: connection opened", "remote", c.remote)
 	defer s.logger().Debug("smtp: connection closed", "remote", c.remote)
 	c.greet()
@@ -67,6 +59,55 @@ func (c *Conn) serve() {
 		c.execute(line)
 	}
 	c.flush()
+}
+
+// openSession asks the Backend for the connection's session. When it
+// refuses, the client gets the Backend's *Error as it is, or 421 4.3.0 for
+// any other error (which is logged, never sent: it may hold internals);
+// the connection is then to close and openSession returns false. after
+// says when, for the log: "" at connect, " after STARTTLS", ...
+func (c *Conn) openSession(after string) bool {
+	session, err := c.srv.Backend.NewSession(c)
+	if err != nil {
+		var se *Error
+		if errors.As(err, &se) {
+			c.replyError(err)
+		} else {
+			c.srv.logger().Error("smtp: Backend.NewSession failed"+after, "remote", c.remote, "err", err)
+			c.reply(421, EnhancedCode{4, 3, 0}, c.srv.hostname+" Service not available, closing connection")
+		}
+		c.closing = true
+		return false
+	}
+	c.session = session
+	return true
+}
+
+// startOver takes the connection back to where it was after the greeting,
+// as STARTTLS (RFC 3207 section 4.2) and XCLIENT require: the session is
+// logged out, the transaction, HELO name, extensions and login forgotten
+// (but for a login XCLIENT announced), and a new session opened. It
+// reports whether the Backend gave one (see openSession). update, when
+// not nil, runs under c.mu before the new session is asked for, so that
+// the Backend sees what it changes (XCLIENT's addresses).
+func (c *Conn) startOver(after string, update func()) bool {
+	c.resetTransaction()
+	if err := c.session.Logout(); err != nil {
+		c.srv.logger().Warn("smtp: Session.Logout failed", "err", err)
+	}
+	c.session = nil
+	c.state = stateConnected
+	c.exts = extensions.Set{}
+	c.authFailures = 0
+	c.mu.Lock()
+	c.helo, c.esmtp = "", false
+	if update != nil {
+		update()
+	}
+	c.identity, c.authMech = xclientLogin(c.xclient)
+	c.mu.Unlock()
+	c.setLimits()
+	return c.openSession(after)
 }
 
 func (c *Conn) greet() {

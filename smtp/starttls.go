@@ -1,10 +1,6 @@
 package smtp
 
-import (
-	"crypto/tls"
-
-	"github.com/postwire/postwire/extensions"
-)
+import "crypto/tls"
 
 // handleStartTLS answers STARTTLS (RFC 3207). After the 220 reply every
 // octet the client sent before the handshake is discarded (CVE-2011-0411:
@@ -37,32 +33,5 @@ func (c *Conn) handleStartTLS(args []byte) {
 		c.closing = true
 		return
 	}
-	c.resetTransaction()
-	c.state = stateConnected
-	c.exts = extensions.Set{}
-	c.authFailures = 0
-	c.mu.Lock()
-	c.helo, c.esmtp = "", false
-	c.identity, c.authMech = xclientLogin(c.xclient)
-	c.mu.Unlock()
-	c.setLimits()
-	c.renewSession()
-}
-
-// renewSession replaces the session by a new one from the Backend, after
-// logging the old one out.
-func (c *Conn) renewSession() {
-	old := c.session
-	c.session = nil
-	if err := old.Logout(); err != nil {
-		c.srv.logger().Warn("smtp: Session.Logout failed", "err", err)
-	}
-	s, err := c.srv.Backend.NewSession(c)
-	if err != nil {
-		c.srv.logger().Error("smtp: Backend.NewSession failed after STARTTLS", "remote", c.remote, "err", err)
-		c.reply(421, EnhancedCode{4, 3, 0}, c.srv.hostname+" Service not available, closing connection")
-		c.closing = true
-		return
-	}
-	c.session = s
+	c.startOver(" after STARTTLS", nil)
 }

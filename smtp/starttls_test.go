@@ -3,6 +3,7 @@ package smtp
 import (
 	"bufio"
 	"crypto/tls"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -105,6 +106,42 @@ func TestStartTLSFailedHandshakeCloses(t *testing.T) {
 		if _, err := c.nc.Read(buf); err != nil {
 			break
 		}
+	}
+}
+
+// The Backend may refuse the session STARTTLS starts over with, as it may
+// at connect: its *Error is sent as it is, anything else becomes 421 4.3.0
+// without its text, and the connection closes.
+func TestStartTLSBackendRefusesNewSession(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&Error{Code: 554, Enhanced: EnhancedCode{5, 7, 1}, Message: "No TLS from you"}, "554 5.7.1 No TLS from you"},
+		{errors.New("secret"), "421 4.3.0"},
+	} {
+		srvCfg, cliCfg := srvTLSConfig(t)
+		b := &srvBackend{}
+		_, addr := srvStart(t, b, func(s *Server) {
+			s.TLSConfig = srvCfg
+			s.Backend = BackendFunc(func(c *Conn) (Session, error) {
+				if _, ok := c.TLS(); ok {
+					return nil, tc.err
+				}
+				return b.NewSession(c)
+			})
+		})
+		c := srvDial(t, addr)
+		c.expect("220 ")
+		c.cmd("EHLO client.test", "250 ")
+		c.cmd("STARTTLS", "220 ")
+		c.startTLS(cliCfg)
+		lines := c.expect(tc.want)
+		assert.NotContains(t, lines[0], "secret")
+		c.expectClosed()
+		b.mu.Lock()
+		assert.Equal(t, 1, b.logouts, "the session before STARTTLS is logged out")
+		b.mu.Unlock()
 	}
 }
 

@@ -2,7 +2,6 @@ package smtp
 
 import (
 	"bytes"
-	"errors"
 	"net"
 	"net/netip"
 	"slices"
@@ -137,44 +136,18 @@ func (c *Conn) handleXCLIENT(args []byte) {
 	}
 	c.srv.logger().Info("smtp: XCLIENT", "remote", c.remote, "args", string(args))
 
-	c.resetTransaction()
-	if err := c.session.Logout(); err != nil {
-		c.srv.logger().Warn("smtp: Session.Logout failed", "err", err)
-	}
-	c.session = nil
-	c.state = stateConnected
-	c.exts = extensions.Set{}
-	c.authFailures = 0
-
-	c.mu.Lock()
-	c.esmtp = false
-	st.used = true
-	cmd.mergeInto(&st.attrs)
-	a := &st.attrs
-	c.helo = ""
-	if a.HELO != XCLIENTUnavailable {
-		c.helo = a.HELO
-	}
-	c.identity, c.authMech = xclientLogin(st)
-	c.remote = cmd.endpoint(c.remote, xAddr, xPort)
-	c.local = cmd.endpoint(c.local, xDestAddr, xDestPort)
-	c.mu.Unlock()
-	c.setLimits()
-
-	s, err := c.srv.Backend.NewSession(c)
-	if err != nil {
-		var se *Error
-		if errors.As(err, &se) {
-			c.replyError(err)
-		} else {
-			c.srv.logger().Error("smtp: Backend.NewSession failed after XCLIENT", "remote", c.remote, "err", err)
-			c.reply(421, EnhancedCode{4, 3, 0}, c.srv.hostname+" Service not available, closing connection")
+	restarted := c.startOver(" after XCLIENT", func() {
+		st.used = true
+		cmd.mergeInto(&st.attrs)
+		if h := st.attrs.HELO; h != XCLIENTUnavailable {
+			c.helo = h
 		}
-		c.closing = true
-		return
+		c.remote = cmd.endpoint(c.remote, xAddr, xPort)
+		c.local = cmd.endpoint(c.local, xDestAddr, xDestPort)
+	})
+	if restarted {
+		c.greet()
 	}
-	c.session = s
-	c.greet()
 }
 
 // xclientLogin returns the login that XCLIENT's LOGIN attribute announced
