@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -60,9 +62,11 @@ func startServer(t *testing.T, flags ...string) *running {
 // Maildir was never made), checking that tmp/ holds nothing.
 func (r *running) stored(t *testing.T) [][]byte {
 	t.Helper()
-	tmp, _ := os.ReadDir(filepath.Join(r.maildir, "tmp"))
+	tmp, err := os.ReadDir(filepath.Join(r.maildir, "tmp"))
+	require.True(t, err == nil || errors.Is(err, fs.ErrNotExist), "tmp/: %v", err)
 	require.Empty(t, tmp, "a file was left in tmp/")
-	des, _ := os.ReadDir(filepath.Join(r.maildir, "new"))
+	des, err := os.ReadDir(filepath.Join(r.maildir, "new"))
+	require.True(t, err == nil || errors.Is(err, fs.ErrNotExist), "new/: %v", err)
 	var msgs [][]byte
 	for _, d := range des {
 		b, err := os.ReadFile(filepath.Join(r.maildir, "new", d.Name()))

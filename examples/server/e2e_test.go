@@ -163,7 +163,13 @@ func TestServeRefusesWhatTheFlagsForbid(t *testing.T) {
 		require.ErrorAs(t, err, &serr)
 		assert.True(t, serr.Temporary(), "the client keeps the message")
 		assert.Contains(t, srv.log.String(), `msg="message not stored"`)
-		assert.Empty(t, srv.stored(t))
+		// Nothing stored: tmp/ is empty again and "new" still the empty file.
+		tmp, err := os.ReadDir(filepath.Join(srv.maildir, "tmp"))
+		require.NoError(t, err)
+		assert.Empty(t, tmp, "a file was left in tmp/")
+		fi, err := os.Stat(filepath.Join(srv.maildir, "new"))
+		require.NoError(t, err)
+		assert.Zero(t, fi.Size())
 	})
 }
 
