@@ -113,7 +113,17 @@ func clientTLS() *tls.Config {
 // freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return freeAddrOn(t, "127.0.0.1")
+}
+
+// freeAddrOn is freeAddr on the loopback address ip; the test is skipped
+// when ip is IPv6 and this machine has no IPv6 loopback.
+func freeAddrOn(t testing.TB, ip string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil && strings.Contains(ip, ":") {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())

@@ -141,16 +141,3 @@ func haproxyCheckStatus(t *testing.T, sock string) string {
 	}
 	return ""
 }
-
-// freeAddrOn returns a free loopback address of ip's family.
-func freeAddrOn(t *testing.T, ip string) string {
-	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil && strings.Contains(ip, ":") {
-		t.Skipf("no IPv6 loopback here: %v", err)
-	}
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	return addr
-}
