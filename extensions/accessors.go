@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/postwire/postwire/internal/ascii"
 )
 
 // LimitsInfo holds the limits a server announces with LIMITS (RFC 9422
@@ -33,7 +35,7 @@ func (s Set) Limits() (LimitsInfo, bool) {
 		if !ok {
 			continue
 		}
-		switch strings.ToUpper(name) {
+		switch ascii.ToUpper(name) {
 		case "RCPTMAX":
 			l.RcptMax = n
 		case "MAILMAX":
@@ -84,7 +86,7 @@ func (s Set) MTPriorityProfile() (profile string, ok bool) {
 	if !ok {
 		return "", false
 	}
-	return strings.ToUpper(firstField(params)), true
+	return ascii.ToUpper(firstField(params)), true
 }
 
 // positive parses a decimal number above zero that fits an int.

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/postwire/postwire/internal/ascii"
 )
 
 // Keywords of the extensions the library knows (see Known).
@@ -73,7 +75,7 @@ func Parse(lines []string) (Set, error) {
 		}
 		keyword, params, _ := strings.Cut(line, " ")
 		params = strings.Trim(params, " ")
-		keyword = strings.ToUpper(keyword)
+		keyword = ascii.ToUpper(keyword)
 		if mechs, ok := strings.CutPrefix(keyword, "AUTH="); ok {
 			s.addAuthMechanisms(strings.TrimSpace(mechs + " " + params))
 			continue
@@ -91,11 +93,11 @@ func (s *Set) addAuthMechanisms(mechs string) {
 		s.set(Auth, mechs)
 		return
 	}
-	known := strings.Fields(strings.ToUpper(have))
+	known := strings.Fields(ascii.ToUpper(have))
 	for _, m := range strings.Fields(mechs) {
-		if !slices.Contains(known, strings.ToUpper(m)) {
+		if !slices.Contains(known, ascii.ToUpper(m)) {
 			have = strings.TrimSpace(have + " " + m)
-			known = append(known, strings.ToUpper(m))
+			known = append(known, ascii.ToUpper(m))
 		}
 	}
 	s.set(Auth, have)
@@ -112,7 +114,7 @@ func (s *Set) Add(keyword, params string) {
 	if !ValidKeyword(keyword) || !ValidParams(params) {
 		return
 	}
-	s.set(strings.ToUpper(keyword), params)
+	s.set(ascii.ToUpper(keyword), params)
 }
 
 // set stores keyword (already upper-cased) without checking it. It never
@@ -176,7 +178,7 @@ func (s Set) Has(keyword string) bool {
 // Params returns the parameter text of keyword and whether it was advertised.
 func (s Set) Params(keyword string) (string, bool) {
 	for _, e := range s.entries {
-		if strings.EqualFold(e.keyword, keyword) {
+		if ascii.EqualFold(e.keyword, keyword) {
 			return e.params, true
 		}
 	}
@@ -234,7 +236,7 @@ func (s Set) AuthMechanisms() []string {
 	}
 	var mechs []string
 	for _, m := range strings.Fields(params) {
-		m = strings.ToUpper(m)
+		m = ascii.ToUpper(m)
 		if !slices.Contains(mechs, m) {
 			mechs = append(mechs, m)
 		}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/postwire/postwire/internal/ascii"
 )
 
 // Real EHLO replies, first line (the greeting) included.
@@ -205,6 +207,23 @@ func TestAdd(t *testing.T) {
 	}
 }
 
+// Keywords are case-insensitive in ASCII only (RFC 5321 section 2.4):
+// Unicode folding would read "ſIZE" (U+017F) as SIZE, and "İ" lowers to
+// two runes that no longer match it.
+func TestKeywordCaseIsASCII(t *testing.T) {
+	s, err := Parse([]string{"\u017fIZE 10", "size 20", "\u0130", "k\u212a"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"\u017fIZE 10", "SIZE 20", "\u0130", "K\u212a"}, s.Lines(),
+		"only ASCII letters are upper-cased, and \u017fIZE is not SIZE")
+	n, ok := s.MaxSize()
+	assert.True(t, ok)
+	assert.Equal(t, int64(20), n)
+	assert.True(t, s.Has("\u0130"))
+	assert.False(t, s.Has("i\u0307"), "what Unicode lowers \u0130 to")
+	assert.True(t, s.Has("k\u212a"))
+	assert.False(t, s.Has("kk"), "KELVIN SIGN is not K")
+}
+
 func TestSetCopiesAreIndependent(t *testing.T) {
 	var a Set
 	a.Add(Pipelining, "")
@@ -249,8 +268,8 @@ func FuzzParse(f *testing.F) {
 			assert.True(t, strings.ContainsFunc(text, func(r rune) bool { return r < ' ' && r != '\n' || r == 0x7f }))
 		}
 		for _, k := range s.Keywords() {
-			assert.Equal(t, strings.ToUpper(k), k)
-			assert.True(t, s.Has(strings.ToLower(k)))
+			assert.Equal(t, ascii.ToUpper(k), k)
+			assert.True(t, s.Has(ascii.ToLower(k)))
 			assert.NotContains(t, k, " ")
 		}
 		// The accessors take anything without panicking.

@@ -2,7 +2,8 @@ package extensions
 
 import (
 	"slices"
-	"strings"
+
+	"github.com/postwire/postwire/internal/ascii"
 )
 
 // Extension describes one known service extension: the RFC that defines
@@ -88,7 +89,7 @@ func (e Extension) clone() Extension {
 // lookup returns the table entry of keyword (case-insensitive), not copied.
 func lookup(keyword string) *Extension {
 	for i := range known {
-		if strings.EqualFold(known[i].Keyword, keyword) {
+		if ascii.EqualFold(known[i].Keyword, keyword) {
 			return &known[i]
 		}
 	}
@@ -131,7 +132,7 @@ func (s Set) RcptParamAllowed(keyword string) bool {
 // with 8BITMIME, and BINARYMIME with BINARYMIME and CHUNKING (RFC 3030
 // section 3).
 func (s Set) BodyAllowed(value string) bool {
-	switch strings.ToUpper(value) {
+	switch ascii.ToUpper(value) {
 	case "7BIT":
 		return s.Has(EightBitMIME) || s.Has(BinaryMIME)
 	case "8BITMIME":
@@ -158,7 +159,7 @@ func (s Set) CommandLineLimits() (mail, rcpt int) {
 
 func containsFold(list []string, s string) bool {
 	for _, x := range list {
-		if strings.EqualFold(x, s) {
+		if ascii.EqualFold(x, s) {
 			return true
 		}
 	}
