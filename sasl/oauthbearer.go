@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/postwire/postwire/internal/ascii"
 )
 
 // OAUTHBEARER (RFC 7628): the client sends an OAuth 2.0 bearer token
@@ -274,7 +276,7 @@ func parseOAuthBearer(msg []byte) (OAuthBearerOptions, error) {
 // bearerToken cuts the token out of credentials = "Bearer" 1*SP b64token
 // (RFC 6750 section 2.1; the scheme is case-insensitive, RFC 7628 section 4).
 func bearerToken(auth string) (string, bool) {
-	if len(auth) < 7 || !strings.EqualFold(auth[:6], "Bearer") || auth[6] != ' ' {
+	if len(auth) < 7 || !ascii.EqualFold(auth[:6], "Bearer") || auth[6] != ' ' {
 		return "", false
 	}
 	token := strings.TrimLeft(auth[6:], " ")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/postwire/postwire/internal/ascii"
 	"github.com/postwire/postwire/sasl"
 )
 
@@ -45,10 +46,10 @@ func (c *Conn) handleAuth(args []byte) {
 		c.reply(538, EnhancedCode{5, 7, 11}, "Encryption required for requested authentication mechanism")
 		return
 	}
-	mech = strings.ToUpper(mech)
+	mech = ascii.ToUpper(mech)
 	found := false
 	for _, m := range offered {
-		found = found || strings.EqualFold(m, mech)
+		found = found || ascii.EqualFold(m, mech)
 	}
 	if !found {
 		c.reply(504, EnhancedCode{5, 5, 4}, "Unrecognized authentication type")

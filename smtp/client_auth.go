@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 
 	"github.com/postwire/postwire/extensions"
+	"github.com/postwire/postwire/internal/ascii"
 	"github.com/postwire/postwire/sasl"
 	"github.com/postwire/postwire/textproto"
 )
@@ -40,7 +40,7 @@ func (c *Client) Auth(ctx context.Context, a sasl.Client) error {
 	if err != nil {
 		return fmt.Errorf("smtp: AUTH: %w", err)
 	}
-	mech = strings.ToUpper(mech)
+	mech = ascii.ToUpper(mech)
 	if !clientMechName(mech) {
 		return fmt.Errorf("smtp: bad SASL mechanism name %q", mech)
 	}
@@ -49,7 +49,7 @@ func (c *Client) Auth(ctx context.Context, a sasl.Client) error {
 	}
 	offered := false
 	for _, m := range c.ext.AuthMechanisms() {
-		offered = offered || strings.EqualFold(m, mech)
+		offered = offered || ascii.EqualFold(m, mech)
 	}
 	if !offered {
 		return clientNotAdvertised("AUTH " + mech)

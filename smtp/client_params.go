@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/postwire/postwire/extensions"
+	"github.com/postwire/postwire/internal/ascii"
 	"github.com/postwire/postwire/textproto"
 )
 
@@ -42,7 +42,7 @@ func clientCheckAddress(addr string, utf8, rcpt bool) error {
 			return fmt.Errorf("smtp: address %q contains a control byte", addr)
 		}
 	}
-	if rcpt && strings.EqualFold(addr, "postmaster") {
+	if rcpt && ascii.EqualFold(addr, "postmaster") {
 		return nil
 	}
 	if _, err := textproto.ParseMailbox(addr, textproto.ParseOptions{SMTPUTF8: utf8}); err != nil {
@@ -277,13 +277,13 @@ func (c *Client) appendRcptParams(dst []byte, o *RcptOptions) ([]byte, error) {
 		}
 		dst = append(dst, " ORCPT="...)
 		switch t := o.OriginalRecipientType; {
-		case t == "" || strings.EqualFold(string(t), string(DSNAddressTypeRFC822)):
+		case t == "" || ascii.EqualFold(string(t), string(DSNAddressTypeRFC822)):
 			if !clientPrintableASCII(o.OriginalRecipient) {
 				return dst, errors.New("smtp: ORCPT of type rfc822 must be ASCII; use type UTF-8 (RFC 6533)")
 			}
 			dst = append(dst, "rfc822;"...)
 			dst = append(dst, textproto.EncodeXtext(o.OriginalRecipient)...)
-		case strings.EqualFold(string(t), string(DSNAddressTypeUTF8)):
+		case ascii.EqualFold(string(t), string(DSNAddressTypeUTF8)):
 			dst = append(dst, "utf-8;"...)
 			dst = append(dst, textproto.EncodeUTF8AddrXtext(o.OriginalRecipient)...)
 		default:

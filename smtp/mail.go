@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/postwire/postwire/internal/ascii"
 	"github.com/postwire/postwire/textproto"
 )
 
@@ -58,7 +59,7 @@ func (c *Conn) mailParam(opts *MailOptions, p *textproto.Param) error {
 		}
 		opts.Size = n
 	case "BODY": // RFC 6152 section 2, RFC 3030 section 3
-		switch strings.ToUpper(p.Value) {
+		switch ascii.ToUpper(p.Value) {
 		case "7BIT":
 			opts.Body = Body7Bit
 		case "8BITMIME":
@@ -82,7 +83,7 @@ func (c *Conn) mailParam(opts *MailOptions, p *textproto.Param) error {
 		}
 		opts.RequireTLS = true
 	case "RET": // RFC 3461 section 4.3
-		switch strings.ToUpper(p.Value) {
+		switch ascii.ToUpper(p.Value) {
 		case "FULL":
 			opts.Return = DSNReturnFull
 		case "HDRS":
@@ -201,7 +202,7 @@ func parseDeliverBy(v string) (*DeliverByOptions, bool) {
 	if err != nil {
 		return nil, false
 	}
-	mode := strings.ToUpper(v[semi+1:])
+	mode := ascii.ToUpper(v[semi+1:])
 	by := &DeliverByOptions{Time: time.Duration(secs) * time.Second}
 	if strings.HasSuffix(mode, "T") {
 		by.Trace = true

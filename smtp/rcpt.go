@@ -3,6 +3,7 @@ package smtp
 import (
 	"strings"
 
+	"github.com/postwire/postwire/internal/ascii"
 	"github.com/postwire/postwire/textproto"
 )
 
@@ -52,7 +53,7 @@ func (c *Conn) rcptParam(opts *RcptOptions, p *textproto.Param) error {
 		notify := c.notifyBuf[:0]
 		for v := range strings.SplitSeq(p.Value, ",") {
 			var n DSNNotify
-			switch strings.ToUpper(v) {
+			switch ascii.ToUpper(v) {
 			case "NEVER":
 				n = DSNNotifyNever
 			case "SUCCESS":
@@ -88,7 +89,7 @@ func (c *Conn) rcptParam(opts *RcptOptions, p *textproto.Param) error {
 		if semi <= 0 {
 			return errBadValue
 		}
-		typ := strings.ToUpper(p.Value[:semi])
+		typ := ascii.ToUpper(p.Value[:semi])
 		var addr string
 		var err error
 		switch typ {

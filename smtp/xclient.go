@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/postwire/postwire/extensions"
+	"github.com/postwire/postwire/internal/ascii"
 	"github.com/postwire/postwire/sasl"
 	"github.com/postwire/postwire/textproto"
 )
@@ -207,7 +208,7 @@ func parseXCLIENT(args []byte) (*xclientCommand, error) {
 		if !ok {
 			return nil, errXCLIENTSyntax
 		}
-		idx := slices.IndexFunc(xclientNames[:], func(n string) bool { return strings.EqualFold(string(name), n) })
+		idx := slices.IndexFunc(xclientNames[:], func(n string) bool { return ascii.EqualFold(string(name), n) })
 		if idx < 0 {
 			return nil, xclientError("Bad XCLIENT attribute name: " + string(name))
 		}
@@ -242,13 +243,13 @@ func badXCLIENTValue(idx int) *textproto.ParseError {
 // check validates one attribute's value and returns it as stored, or
 // false when it is bad.
 func (cmd *xclientCommand) check(idx int, v string) (string, bool) {
-	unavailable := strings.EqualFold(v, XCLIENTUnavailable)
+	unavailable := ascii.EqualFold(v, XCLIENTUnavailable)
 	if unavailable {
 		v = XCLIENTUnavailable
 	}
 	switch idx {
 	case xName:
-		if strings.EqualFold(v, XCLIENTTempUnavail) {
+		if ascii.EqualFold(v, XCLIENTTempUnavail) {
 			return XCLIENTTempUnavail, true
 		}
 		if !unavailable && !validHostName(v) {
@@ -272,9 +273,9 @@ func (cmd *xclientCommand) check(idx int, v string) (string, bool) {
 		}
 	case xProto:
 		switch {
-		case strings.EqualFold(v, "SMTP"):
+		case ascii.EqualFold(v, "SMTP"):
 			v = "SMTP"
-		case strings.EqualFold(v, "ESMTP"):
+		case ascii.EqualFold(v, "ESMTP"):
 			v = "ESMTP"
 		default:
 			return "", false
@@ -294,7 +295,7 @@ func (cmd *xclientCommand) check(idx int, v string) (string, bool) {
 // parseXCLIENTAddr parses an ADDR or DESTADDR value: IPv4 dotted decimal,
 // or "IPV6:" (any case) and an IPv6 address; no zone, no brackets.
 func parseXCLIENTAddr(v string) (netip.Addr, bool) {
-	want6 := len(v) > 5 && strings.EqualFold(v[:5], "IPV6:")
+	want6 := len(v) > 5 && ascii.EqualFold(v[:5], "IPV6:")
 	if want6 {
 		v = v[5:]
 	}

@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
+
+	"github.com/postwire/postwire/internal/ascii"
 )
 
 // This file holds the mailbox grammar of RFC 5321 section 4.1.2, extended
@@ -249,7 +251,7 @@ func validLiteral(c string) bool {
 		return validIPv4(c)
 	}
 	tag, content := c[:colon], c[colon+1:]
-	if strings.EqualFold(tag, "IPv6") {
+	if ascii.EqualFold(tag, "IPv6") {
 		a, err := netip.ParseAddr(content)
 		return err == nil && a.Is6() && a.Zone() == ""
 	}

@@ -3,6 +3,8 @@ package textproto
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/postwire/postwire/internal/ascii"
 )
 
 // Param is one ESMTP parameter of MAIL or RCPT (RFC 5321 section 4.1.2,
@@ -21,7 +23,7 @@ type Params []Param
 // present.
 func (ps Params) Get(keyword string) (value string, ok bool) {
 	for _, p := range ps {
-		if strings.EqualFold(p.Keyword, keyword) {
+		if ascii.EqualFold(p.Keyword, keyword) {
 			return p.Value, true
 		}
 	}
@@ -110,9 +112,9 @@ func upperKeyword(kw string) string {
 		return kw
 	}
 	for _, k := range knownKeywords {
-		if strings.EqualFold(k, kw) {
+		if ascii.EqualFold(k, kw) {
 			return k
 		}
 	}
-	return strings.ToUpper(kw)
+	return ascii.ToUpper(kw)
 }

@@ -1,6 +1,10 @@
 package textproto
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/postwire/postwire/internal/ascii"
+)
 
 // Path is a reverse-path or forward-path of RFC 5321 section 4.1.2 with any
 // source route dropped (appendix C). The null path "<>" has Null set and
@@ -193,7 +197,7 @@ func parseBracketed(s string, start int, rcpt bool, opt ParseOptions) (Path, int
 			return Path{}, 0, errAddress("null path is not a recipient")
 		}
 		return Path{Null: true}, i + 1, nil
-	case rcpt && len(s)-i >= 11 && strings.EqualFold(s[i:i+11], "postmaster>"):
+	case rcpt && len(s)-i >= 11 && ascii.EqualFold(s[i:i+11], "postmaster>"):
 		return Path{Local: "Postmaster"}, i + 11, nil
 	}
 	p := mailboxParser{s: s, opt: opt}
@@ -252,7 +256,7 @@ func parseBare(s string, i int, rcpt bool, opt ParseOptions) (Path, int, *ParseE
 	} else {
 		end += i
 	}
-	if rcpt && strings.EqualFold(s[i:end], "postmaster") {
+	if rcpt && ascii.EqualFold(s[i:end], "postmaster") {
 		return Path{Local: "Postmaster"}, end, nil
 	}
 	p := mailboxParser{s: s[:end], opt: opt}

@@ -146,6 +146,9 @@ func TestParsePathErrors(t *testing.T) {
 		{true, "TO:<user>", strict, 553},
 		{true, "TO:<Postmaster@>", strict, 553},
 		{false, "FROM:<Postmaster>", strict, 553},
+		// "Postmaster" is case-insensitive in ASCII only: U+017F is not s.
+		{true, "TO:<po\u017ftmaster>", utf8opt, 553},
+		{true, "TO:po\u017ftmaster", ParseOptions{SMTPUTF8: true, Lenient: true}, 553},
 		{false, "FROM:<@>", strict, 553},
 		{false, "FROM:<a@>", strict, 553},
 		{false, "FROM:<@b>", strict, 553},
