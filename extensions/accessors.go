@@ -26,7 +26,7 @@ func (s Set) Limits() (LimitsInfo, bool) {
 		return LimitsInfo{}, false
 	}
 	var l LimitsInfo
-	for _, p := range strings.Fields(params) {
+	for _, p := range ascii.Fields(params) {
 		name, value, ok := strings.Cut(p, "=")
 		if !ok {
 			continue

@@ -77,7 +77,7 @@ func Parse(lines []string) (Set, error) {
 		params = strings.Trim(params, " ")
 		keyword = ascii.ToUpper(keyword)
 		if mechs, ok := strings.CutPrefix(keyword, "AUTH="); ok {
-			s.addAuthMechanisms(strings.TrimSpace(mechs + " " + params))
+			s.addAuthMechanisms(strings.Trim(mechs+" "+params, " "))
 			continue
 		}
 		s.set(keyword, params)
@@ -93,10 +93,10 @@ func (s *Set) addAuthMechanisms(mechs string) {
 		s.set(Auth, mechs)
 		return
 	}
-	known := strings.Fields(ascii.ToUpper(have))
-	for _, m := range strings.Fields(mechs) {
+	known := ascii.Fields(ascii.ToUpper(have))
+	for _, m := range ascii.Fields(mechs) {
 		if !slices.Contains(known, ascii.ToUpper(m)) {
-			have = strings.TrimSpace(have + " " + m)
+			have = strings.Trim(have+" "+m, " ")
 			known = append(known, ascii.ToUpper(m))
 		}
 	}
@@ -235,7 +235,7 @@ func (s Set) AuthMechanisms() []string {
 		return nil
 	}
 	var mechs []string
-	for _, m := range strings.Fields(params) {
+	for _, m := range ascii.Fields(params) {
 		m = ascii.ToUpper(m)
 		if !slices.Contains(mechs, m) {
 			mechs = append(mechs, m)
@@ -245,6 +245,6 @@ func (s Set) AuthMechanisms() []string {
 }
 
 func firstField(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), " ")
+	s, _, _ = strings.Cut(strings.Trim(s, " "), " ")
 	return s
 }

@@ -224,6 +224,16 @@ func TestKeywordCaseIsASCII(t *testing.T) {
 	assert.False(t, s.Has("kk"), "KELVIN SIGN is not K")
 }
 
+// Only SP separates EHLO parameters (RFC 5321 section 4.1.1.1); a UTF-8
+// NO-BREAK SPACE or NEXT LINE inside one does not split it.
+func TestParamsSplitAtSPOnly(t *testing.T) {
+	s, err := Parse([]string{"AUTH PLAIN\u00a0LOGIN  CRAM-MD5", "MT-PRIORITY\u0085MIXER"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"PLAIN\u00a0LOGIN", "CRAM-MD5"}, s.AuthMechanisms())
+	assert.True(t, s.Has("MT-PRIORITY\u0085MIXER"))
+	assert.False(t, s.Has(MTPriority))
+}
+
 func TestSetCopiesAreIndependent(t *testing.T) {
 	var a Set
 	a.Add(Pipelining, "")

@@ -203,16 +203,16 @@ func parseXCLIENT(args []byte) (*xclientCommand, error) {
 		return nil, errXCLIENTSyntax
 	}
 	cmd := &xclientCommand{}
-	for _, field := range bytes.Fields(args) {
-		name, raw, ok := bytes.Cut(field, []byte("="))
+	for _, field := range ascii.Fields(string(args)) {
+		name, raw, ok := strings.Cut(field, "=")
 		if !ok {
 			return nil, errXCLIENTSyntax
 		}
-		idx := slices.IndexFunc(xclientNames[:], func(n string) bool { return ascii.EqualFold(string(name), n) })
+		idx := slices.IndexFunc(xclientNames[:], func(n string) bool { return ascii.EqualFold(name, n) })
 		if idx < 0 {
-			return nil, xclientError("Bad XCLIENT attribute name: " + string(name))
+			return nil, xclientError("Bad XCLIENT attribute name: " + name)
 		}
-		value, err := textproto.DecodeXtext(string(raw))
+		value, err := textproto.DecodeXtext(raw)
 		if err != nil || value == "" {
 			return nil, badXCLIENTValue(idx)
 		}

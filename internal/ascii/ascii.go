@@ -8,6 +8,8 @@
 // are therefore left as they are and compare only to themselves.
 package ascii
 
+import "strings"
+
 // EqualFold reports whether a and b are equal when ASCII letters are
 // compared without case. Any other octet must match exactly.
 func EqualFold(a, b string) bool {
@@ -40,6 +42,13 @@ func ToUpper(s string) string {
 // nothing to change.
 func ToLower(s string) string {
 	return mapASCII(s, 'A', 'Z', 'a'-'A')
+}
+
+// Fields splits s around each run of spaces (SP, 0x20), the only separator
+// of SMTP's command and EHLO grammars (RFC 5321 section 4.1.1.1).
+// strings.Fields would also split at U+0085 and U+00A0 inside UTF-8 text.
+func Fields(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' })
 }
 
 func mapASCII(s string, from, to byte, shift int) string {

@@ -52,6 +52,13 @@ func TestToUpperToLower(t *testing.T) {
 	}
 }
 
+func TestFields(t *testing.T) {
+	assert.Equal(t, []string{"PLAIN", "LOGIN"}, Fields("  PLAIN   LOGIN "))
+	assert.Equal(t, []string{"a\u00a0b", "c\u0085d", "e\tf"}, Fields("a\u00a0b c\u0085d e\tf"),
+		"only SP separates")
+	assert.Empty(t, Fields("   "))
+}
+
 func TestNoCopyWhenUnchanged(t *testing.T) {
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = ToUpper("ALREADY-UPPER 123") }))
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = ToLower("already-lower 123") }))
