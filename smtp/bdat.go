@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/postwire/postwire/extensions"
+	"github.com/postwire/postwire/internal/ascii"
 	"github.com/postwire/postwire/textproto"
 )
 
@@ -227,24 +228,8 @@ func parseBDAT(args []byte) (size int64, last bool, ok bool) {
 	switch rest := args[i:]; {
 	case len(rest) == 0:
 		return size, false, true
-	case len(rest) == 5 && rest[0] == ' ' && hasPrefixFoldBytes(rest[1:], "LAST"):
+	case len(rest) == 5 && rest[0] == ' ' && ascii.EqualFold(string(rest[1:]), "LAST"):
 		return size, true, true
 	}
 	return 0, false, false
-}
-
-func hasPrefixFoldBytes(b []byte, upper string) bool {
-	if len(b) < len(upper) {
-		return false
-	}
-	for i := 0; i < len(upper); i++ {
-		c := b[i]
-		if 'a' <= c && c <= 'z' {
-			c -= 'a' - 'A'
-		}
-		if c != upper[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -140,7 +140,7 @@ func ParseMailbox(s string, opt ParseOptions) (Path, error) {
 }
 
 func parseEnvelope(args []byte, prefix string, rcpt bool, opt ParseOptions) (Path, Params, error) {
-	if len(args) < len(prefix) || !hasPrefixFold(args, prefix) {
+	if len(args) < len(prefix) || !ascii.EqualFold(string(args[:len(prefix)]), prefix) {
 		if rcpt {
 			return Path{}, nil, errArgs("syntax: RCPT TO:<address>")
 		}
@@ -271,21 +271,6 @@ func parseBare(s string, i int, rcpt bool, opt ParseOptions) (Path, int, *ParseE
 		return Path{}, 0, errAddress("path too long")
 	}
 	return Path{Local: local, Domain: domain}, end, nil
-}
-
-// hasPrefixFold reports whether b starts with the upper-case ASCII prefix,
-// in any case.
-func hasPrefixFold(b []byte, prefix string) bool {
-	for i := 0; i < len(prefix); i++ {
-		c := b[i]
-		if 'a' <= c && c <= 'z' {
-			c -= 'a' - 'A'
-		}
-		if c != prefix[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func indexControl(s string) int {
