@@ -62,17 +62,14 @@ func FuzzServerSession(f *testing.F) {
 		"HELO x\r\nDATA\r\nRCPT TO:<>\r\nBDAT x\r\n",
 		"EHLO x\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\na\n.\nb\r.\r\n.\r\nNOOP\r\n",
 		"STARTTLS\r\nVRFY x\r\nEXPN y\r\nHELP\r\nETRN z\r\nXCLIENT A=B\r\n\r\n\x00\xff\r\n",
-		"EHLO x\r\nMAIL FROM:<panic@b.c>\r\n",
+		"EHLO x\r\nMAIL FROM:<\"panic\"@b.c>\r\n", // unquoted, the sender the harness would panic on
 	}
 	for _, s := range seeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, input string) {
-		if strings.Contains(input, "panic@") {
-			return // the test backend panics on purpose there
-		}
 		s := &Server{
-			Hostname: "mx.test", Backend: &srvBackend{auth: true}, Logger: srvQuietLogger,
+			Hostname: "mx.test", Backend: &srvBackend{auth: true, noPanic: true}, Logger: srvQuietLogger,
 			AllowInsecureAuth: true, EnableDSN: true, EnableMTPriority: true, EnableDeliverBy: true,
 			EnableBINARYMIME: true, MaxMessageBytes: 1000, MaxRecipients: 3,
 		}

@@ -55,6 +55,7 @@ type srvBackend struct {
 	verify    bool // sessions implement VerifySession
 	lmtp      bool // sessions implement LMTPSession
 	earlyStop bool // Data returns nil after reading 10 octets
+	noPanic   bool // panic@ is a sender like any other (for fuzzing)
 	lastConn  *Conn
 	mailCtx   context.Context // the context given to the last Mail
 	authResp  [][]byte        // responses the X-TEST mechanism received
@@ -95,7 +96,7 @@ func (s *srvSession) Mail(ctx context.Context, from string, opts *MailOptions) e
 		return &Error{Code: 550, Enhanced: EnhancedCode{5, 7, 1}, Message: "Sender refused"}
 	case strings.HasPrefix(from, "tempfail@"):
 		return errors.New("database on fire at 10.0.0.7")
-	case strings.HasPrefix(from, "panic@"):
+	case strings.HasPrefix(from, "panic@") && !s.b.noPanic:
 		panic("backend panic")
 	}
 	s.cur = srvMessage{From: from, Opts: *opts}
