@@ -24,12 +24,6 @@ func EqualFold(a, b string) bool {
 	return true
 }
 
-// HasPrefixFold reports whether s begins with prefix, ASCII letters
-// compared without case.
-func HasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && EqualFold(s[:len(prefix)], prefix)
-}
-
 // ToUpper returns s with the ASCII letters a-z upper-cased and every other
 // octet unchanged. It returns s itself, without allocating, when there is
 // nothing to change.

@@ -29,13 +29,6 @@ func TestEqualFold(t *testing.T) {
 	}
 }
 
-func TestHasPrefixFold(t *testing.T) {
-	assert.True(t, HasPrefixFold("ipv6:", "IPv6:"))
-	assert.True(t, HasPrefixFold("IPV6:1::2", "IPv6:"))
-	assert.False(t, HasPrefixFold("IPv", "IPv6:"))
-	assert.False(t, HasPrefixFold("ıPV6:", "IPv6:"))
-}
-
 func TestToUpperToLower(t *testing.T) {
 	for _, c := range []struct{ in, upper, lower string }{
 		{"", "", ""},
