@@ -17,7 +17,12 @@ func EqualFold(a, b string) bool {
 		return false
 	}
 	for i := 0; i < len(a); i++ {
-		if lower(a[i]) != lower(b[i]) {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		// Only a letter's two cases differ by 0x20 alone.
+		if l := x | 0x20; l != y|0x20 || l < 'a' || l > 'z' {
 			return false
 		}
 	}
@@ -60,11 +65,4 @@ func mapASCII(s string, from, to byte, shift int) string {
 		}
 	}
 	return string(b)
-}
-
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }

@@ -58,10 +58,10 @@ func TestNoCopyWhenUnchanged(t *testing.T) {
 }
 
 func FuzzCase(f *testing.F) {
-	for _, s := range []string{"", "SIZE", "İ", "ſ", "\u212a", "a\xffb"} {
-		f.Add(s)
+	for _, s := range []string{"", "SIZE", "İ", "ſ", "\u212a", "a\xffb", "[@", "é"} {
+		f.Add(s, "size")
 	}
-	f.Fuzz(func(t *testing.T, s string) {
+	f.Fuzz(func(t *testing.T, s, other string) {
 		up, low := ToUpper(s), ToLower(s)
 		assert.Len(t, up, len(s))
 		assert.Len(t, low, len(s))
@@ -75,5 +75,8 @@ func FuzzCase(f *testing.F) {
 				assert.Equal(t, s[i], up[i], "a non-letter octet changed at %d", i)
 			}
 		}
+		// EqualFold agrees with comparing the lower-cased forms.
+		assert.Equal(t, low == ToLower(other), EqualFold(s, other), "%q %q", s, other)
+		assert.Equal(t, EqualFold(s, other), EqualFold(other, s))
 	})
 }
