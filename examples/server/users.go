@@ -85,21 +85,23 @@ func (us users) server(mech, hostname string) (sasl.Server, error) {
 			return "", sasl.ErrInvalidCredentials
 		}), nil
 	case sasl.ScramSHA1:
-		return sasl.NewScramSHA1Server(func(name string) (sasl.ScramCredentials, error) {
-			if u := us.lookup(name); u != nil {
-				return u.scram1, nil
-			}
-			return sasl.ScramCredentials{}, sasl.ErrInvalidCredentials
-		}), nil
+		return sasl.NewScramSHA1Server(us.scram(func(u *user) sasl.ScramCredentials { return u.scram1 })), nil
 	case sasl.ScramSHA256:
-		return sasl.NewScramSHA256Server(func(name string) (sasl.ScramCredentials, error) {
-			if u := us.lookup(name); u != nil {
-				return u.scram256, nil
-			}
-			return sasl.ScramCredentials{}, sasl.ErrInvalidCredentials
-		}), nil
+		return sasl.NewScramSHA256Server(us.scram(func(u *user) sasl.ScramCredentials { return u.scram256 })), nil
 	}
 	return nil, fmt.Errorf("mechanism %s is not offered", mech)
+}
+
+// scram returns a SCRAM server's credential lookup, giving keys(user).
+// The SCRAM servers hand it the name already prepared with
+// sasl.PrepareUsername, as the map's keys are, so it is looked up as is.
+func (us users) scram(keys func(*user) sasl.ScramCredentials) func(string) (sasl.ScramCredentials, error) {
+	return func(name string) (sasl.ScramCredentials, error) {
+		if u := us[name]; u != nil {
+			return keys(u), nil
+		}
+		return sasl.ScramCredentials{}, sasl.ErrInvalidCredentials
+	}
 }
 
 // check compares a password in constant time.
