@@ -40,8 +40,8 @@ const numVerbs = int(textproto.VerbXCLIENT) + 1
 //     they abort a transaction (RFC 5321 section 4.1.4).
 //   - MAIL needs a greeting and no open transaction (section 4.1.1.2,
 //     3.3); RCPT needs MAIL; DATA and BDAT need an accepted recipient
-//     (section 3.3, RFC 3030 section 2). In LMTP, DATA without one is
-//     554 instead (RFC 2033 section 4.2), chosen in refuse.
+//     (section 3.3, RFC 3030 section 2), in LMTP too (RFC 2033 section
+//     4.2: 503).
 //   - Between BDAT chunks only BDAT, RSET, QUIT, NOOP and HELP make sense
 //     (RFC 3030 section 3); RSET and QUIT abort the message.
 //   - STARTTLS and AUTH are refused inside a transaction (RFC 3207
