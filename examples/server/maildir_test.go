@@ -190,3 +190,40 @@ func TestDeliverLeavesNothingBehindOnError(t *testing.T) {
 		})
 	}
 }
+
+// chunkReader hands out its body at most 4 KiB a Read, as the Server's
+// body reader does (it returns what the connection's 4 KiB buffer holds).
+type chunkReader struct{ rest []byte }
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.rest) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), 4096)], r.rest)
+	r.rest = r.rest[n:]
+	return n, nil
+}
+
+// BenchmarkDeliver stores a 1 MiB message read 4 KiB at a time, with the
+// real fsyncs and with them stubbed out (the writes alone).
+func BenchmarkDeliver(b *testing.B) {
+	header := []byte("Return-Path: <a@example.org>\r\nReceived: from x\r\n")
+	body := bytes.Repeat([]byte(strings.Repeat("x", 78)+"\r\n"), 1<<20/80)
+	for _, fsync := range []bool{true, false} {
+		b.Run(map[bool]string{true: "fsync", false: "nosync"}[fsync], func(b *testing.B) {
+			m, err := openMaildir(b.TempDir(), "mx.test.example")
+			require.NoError(b, err)
+			if !fsync {
+				m.sync = func(*os.File) error { return nil }
+			}
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				path, _, err := m.deliver(header, &chunkReader{rest: body})
+				if err != nil {
+					b.Fatal(err)
+				}
+				os.Remove(path)
+			}
+		})
+	}
+}
