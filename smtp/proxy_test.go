@@ -47,8 +47,7 @@ func TestProxyServerHeaders(t *testing.T) {
 			}
 			assert.Equal(t, tc.wantRemote, remote)
 			assert.Equal(t, tc.wantLo, local)
-			c.cmd("MAIL FROM:<a@example.org>", "250 ")
-			c.cmd("RCPT TO:<b@example.org>", "250 ")
+			c.envelope()
 			c.cmd("DATA", "354 ")
 			c.send("hello", ".")
 			c.expect("250 ")
