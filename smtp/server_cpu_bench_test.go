@@ -2,18 +2,15 @@ package smtp
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
-	"runtime/pprof"
 	"strconv"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/postwire/postwire/internal/benchproc"
 )
 
 // The CPU benchmarks run the server in a process of its own (this test
@@ -45,15 +42,7 @@ func TestServerHelperProcess(t *testing.T) {
 	default:
 		t.Fatalf("SRV_HELPER_PROCESS=%q: want server or floor", mode)
 	}
-	if path := os.Getenv("SRV_HELPER_CPUPROFILE"); path != "" {
-		f, err := os.Create(path)
-		require.NoError(t, err)
-		require.NoError(t, pprof.StartCPUProfile(f))
-	}
-	fmt.Println(l.Addr().String())
-	io.Copy(io.Discard, os.Stdin) // until the benchmark closes our stdin
-	pprof.StopCPUProfile()
-	os.Exit(0)
+	require.NoError(t, benchproc.Serve(l.Addr().String(), os.Getenv("SRV_HELPER_CPUPROFILE")))
 }
 
 // srvFloor is the floor's side of the one connection it accepts on l: it
@@ -97,20 +86,6 @@ func srvFloor(l net.Listener, steady bool) {
 	}
 }
 
-// procCPU returns the CPU time (user+system) of process pid, from
-// /proc/pid/stat, in clock ticks of 10 ms.
-func procCPU(b *testing.B, pid int) time.Duration {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	require.NoError(b, err)
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	utime, err := strconv.ParseInt(fields[11], 10, 64)
-	require.NoError(b, err)
-	stime, err := strconv.ParseInt(fields[12], 10, 64)
-	require.NoError(b, err)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
-}
-
 // srvHelper is a helper process and a connection to it.
 type srvHelper struct {
 	pid    int
@@ -123,23 +98,11 @@ type srvHelper struct {
 // and connects to it, past EHLO for the server, and past the first
 // envelope when steady.
 func startSrvHelper(b *testing.B, mode string, steady bool) *srvHelper {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestServerHelperProcess$")
-	cmd.Env = append(os.Environ(), "SRV_HELPER_PROCESS="+mode, "SRV_HELPER_STEADY="+strconv.FormatBool(steady))
-	stdin, err := cmd.StdinPipe()
-	require.NoError(b, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(b, err)
-	require.NoError(b, cmd.Start())
-	b.Cleanup(func() {
-		stdin.Close()
-		cmd.Wait()
-	})
-	addr, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(b, err)
-	nc, err := net.Dial("tcp", strings.TrimSpace(addr))
+	child := benchproc.Start(b, "TestServerHelperProcess", "SRV_HELPER_PROCESS="+mode, "SRV_HELPER_STEADY="+strconv.FormatBool(steady))
+	nc, err := net.Dial("tcp", child.Addr)
 	require.NoError(b, err)
 	b.Cleanup(func() { nc.Close() })
-	h := &srvHelper{pid: cmd.Process.Pid, nc: nc, r: bufio.NewReader(nc), steady: steady}
+	h := &srvHelper{pid: child.PID, nc: nc, r: bufio.NewReader(nc), steady: steady}
 	if mode != "floor" {
 		srvBenchReply(b, h.r, '2')
 		io.WriteString(nc, "EHLO bench.test\r\n")
@@ -178,15 +141,15 @@ func srvBenchCPU(b *testing.B, steady bool) {
 	server := startSrvHelper(b, "server", steady)
 	floor := startSrvHelper(b, "floor", steady)
 	b.SetBytes(int64(len(srvBenchBody)))
-	serverCPU, floorCPU := procCPU(b, server.pid), procCPU(b, floor.pid)
+	serverCPU, floorCPU := benchproc.CPU(b, server.pid), benchproc.CPU(b, floor.pid)
 	b.ResetTimer()
 	for b.Loop() {
 		server.transaction(b)
 		floor.transaction(b)
 	}
 	b.StopTimer()
-	serverCPU = procCPU(b, server.pid) - serverCPU
-	floorCPU = procCPU(b, floor.pid) - floorCPU
+	serverCPU = benchproc.CPU(b, server.pid) - serverCPU
+	floorCPU = benchproc.CPU(b, floor.pid) - floorCPU
 	b.ReportMetric(float64(serverCPU)/float64(b.N)/1e3, "server-cpu-µs/op")
 	b.ReportMetric(float64(floorCPU)/float64(b.N)/1e3, "floor-cpu-µs/op")
 	b.ReportMetric(float64(serverCPU-floorCPU)/float64(b.N)/1e3, "above-floor-µs/op")

@@ -32,7 +32,7 @@ const clientCPUBatch = 200
 func BenchmarkClientCPU(b *testing.B) {
 	for _, sink := range []string{"postwire", "gosmtp"} {
 		b.Run("sink="+sink, func(b *testing.B) {
-			addr, _ := startSinkCmd(b, sink)
+			addr := startSinkCmd(b, sink).Addr
 			cpu := make([]time.Duration, len(senders))
 			b.ResetTimer()
 			for left := b.N; left > 0; left -= clientCPUBatch {

@@ -1,18 +1,14 @@
 package compat
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
-	"runtime/pprof"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/postwire/postwire/internal/benchproc"
 	"github.com/stretchr/testify/require"
 )
 
@@ -49,15 +45,11 @@ func TestBenchSinkProcess(t *testing.T) {
 	default:
 		t.Fatalf("%s=%q: want postwire, gosmtp or floor", benchSinkEnv, impl)
 	}
-	if path := os.Getenv(benchSinkEnv + "_CPUPROFILE"); path != "" {
-		f, err := os.Create(path + "." + impl)
-		require.NoError(t, err)
-		require.NoError(t, pprof.StartCPUProfile(f))
+	profile := os.Getenv(benchSinkEnv + "_CPUPROFILE")
+	if profile != "" {
+		profile += "." + impl
 	}
-	fmt.Println(addr)
-	io.Copy(io.Discard, os.Stdin) // until the benchmark closes our stdin
-	pprof.StopCPUProfile()
-	os.Exit(0)
+	require.NoError(t, benchproc.Serve(addr, profile))
 }
 
 // startFloorSink starts the floor: not an SMTP server but a Go program
@@ -114,20 +106,6 @@ func floorConn(c net.Conn) {
 	}
 }
 
-// procCPU returns the CPU time (user+system) of process pid from
-// /proc/pid/stat, in clock ticks of 10 ms.
-func procCPU(tb testing.TB, pid int) time.Duration {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	require.NoError(tb, err)
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	utime, err := strconv.ParseInt(fields[11], 10, 64)
-	require.NoError(tb, err)
-	stime, err := strconv.ParseInt(fields[12], 10, 64)
-	require.NoError(tb, err)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
-}
-
 // sinkProcess is a server in a child process and client connections to
 // it, in the steady state: the first envelope sent and answered on each.
 type sinkProcess struct {
@@ -137,23 +115,10 @@ type sinkProcess struct {
 	cpu     time.Duration // CPU time when the measurement began
 }
 
-// startSinkCmd runs the sink impl in a child process and returns its
-// address and PID; the process ends when the benchmark does.
-func startSinkCmd(b *testing.B, impl string) (string, int) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchSinkProcess$")
-	cmd.Env = append(os.Environ(), benchSinkEnv+"="+impl)
-	stdin, err := cmd.StdinPipe()
-	require.NoError(b, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(b, err)
-	require.NoError(b, cmd.Start())
-	b.Cleanup(func() {
-		stdin.Close()
-		cmd.Wait()
-	})
-	addr, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(b, err)
-	return strings.TrimSpace(addr), cmd.Process.Pid
+// startSinkCmd runs the sink impl in a child process (TestBenchSinkProcess);
+// the process ends when the benchmark does.
+func startSinkCmd(b *testing.B, impl string) benchproc.Child {
+	return benchproc.Start(b, "TestBenchSinkProcess", benchSinkEnv+"="+impl)
 }
 
 // startSinkProcess runs the sink impl in a child process and makes conns
@@ -164,7 +129,8 @@ func startSinkProcess(b *testing.B, impl string, conns int) *sinkProcess {
 	if impl == "smtpsink" {
 		addr, pid = startSmtpSink(b)
 	} else {
-		addr, pid = startSinkCmd(b, impl)
+		child := startSinkCmd(b, impl)
+		addr, pid = child.Addr, child.PID
 	}
 	s := &sinkProcess{impl: impl, pid: pid}
 	for range conns {
@@ -226,7 +192,7 @@ func BenchmarkServerPipelinedCPU(b *testing.B) {
 				sinks = append(sinks, startSinkProcess(b, impl, conns))
 			}
 			for _, s := range sinks {
-				s.cpu = procCPU(b, s.pid)
+				s.cpu = benchproc.CPU(b, s.pid)
 			}
 			b.ResetTimer()
 			for b.Loop() {
@@ -245,7 +211,7 @@ func BenchmarkServerPipelinedCPU(b *testing.B) {
 			}
 			b.StopTimer()
 			for _, s := range sinks {
-				b.ReportMetric(float64(procCPU(b, s.pid)-s.cpu)/float64(b.N*conns)/1e3, s.impl+"-cpu-µs/op")
+				b.ReportMetric(float64(benchproc.CPU(b, s.pid)-s.cpu)/float64(b.N*conns)/1e3, s.impl+"-cpu-µs/op")
 			}
 		})
 	}
