@@ -165,10 +165,10 @@ func xclientLogin(st *xclientState) (*sasl.Identity, string) {
 }
 
 // xclientCommand is one parsed XCLIENT command: for each attribute, in
-// xclientNames' order, whether it is set and its value as stored; the
-// address or port it gives, for ADDR, PORT, DESTADDR and DESTPORT.
+// xclientNames' order, its value as stored, "" when the command does not
+// set it (no value is empty); the address or port it gives, for ADDR,
+// PORT, DESTADDR and DESTPORT.
 type xclientCommand struct {
-	set    [8]bool
 	values [8]string
 	addrs  [8]netip.Addr
 	ports  [8]uint16
@@ -220,7 +220,7 @@ func parseXCLIENT(args []byte) (*xclientCommand, error) {
 		if !ok {
 			return nil, badXCLIENTValue(idx)
 		}
-		cmd.set[idx], cmd.values[idx] = true, v
+		cmd.values[idx] = v
 	}
 	return cmd, nil
 }
@@ -325,9 +325,9 @@ func validHostName(s string) bool {
 // mergeInto records the attributes this command sets.
 func (cmd *xclientCommand) mergeInto(a *XCLIENTAttributes) {
 	fields := [8]*string{&a.Name, &a.Addr, &a.Port, &a.Proto, &a.HELO, &a.Login, &a.DestAddr, &a.DestPort}
-	for i, set := range cmd.set {
-		if set {
-			*fields[i] = cmd.values[i]
+	for i, v := range cmd.values {
+		if v != "" {
+			*fields[i] = v
 		}
 	}
 }
@@ -339,16 +339,13 @@ func (cmd *xclientCommand) mergeInto(a *XCLIENTAttributes) {
 // becomes an address whose String is "[UNAVAILABLE]"; a port alone
 // changes the port of a TCP address.
 func (cmd *xclientCommand) endpoint(old net.Addr, addrIdx, portIdx int) net.Addr {
-	var port uint16
-	if cmd.set[portIdx] {
-		port = cmd.ports[portIdx] // 0 when unavailable
-	}
-	switch {
-	case cmd.set[addrIdx] && cmd.values[addrIdx] == XCLIENTUnavailable:
+	port := cmd.ports[portIdx] // 0 when not set or unavailable
+	switch addr := cmd.values[addrIdx]; {
+	case addr == XCLIENTUnavailable:
 		return unavailableAddr{}
-	case cmd.set[addrIdx]:
+	case addr != "":
 		return net.TCPAddrFromAddrPort(netip.AddrPortFrom(cmd.addrs[addrIdx], port))
-	case cmd.set[portIdx]:
+	case cmd.values[portIdx] != "":
 		if ta, ok := old.(*net.TCPAddr); ok {
 			return &net.TCPAddr{IP: ta.IP, Port: int(port), Zone: ta.Zone}
 		}
