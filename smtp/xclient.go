@@ -264,13 +264,14 @@ func (cmd *xclientCommand) check(idx int, v string) (string, bool) {
 			cmd.addrs[idx], v = a, a.String()
 		}
 	case xPort, xDestPort:
+		var p uint16 // 0 when unavailable, replacing any earlier occurrence's
 		if !unavailable {
-			p, ok := parsePort(v)
-			if !ok {
+			var ok bool
+			if p, ok = parsePort(v); !ok {
 				return "", false
 			}
-			cmd.ports[idx] = p
 		}
+		cmd.ports[idx] = p
 	case xProto:
 		switch {
 		case ascii.EqualFold(v, "SMTP"):

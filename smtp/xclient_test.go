@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -25,6 +26,13 @@ func TestParseXCLIENT(t *testing.T) {
 	a = XCLIENTAttributes{Proto: "SMTP"}
 	cmd.mergeInto(&a)
 	assert.Equal(t, XCLIENTAttributes{Name: "[TEMPUNAVAIL]", Addr: "[UNAVAILABLE]", Port: "[UNAVAILABLE]", Proto: "SMTP", HELO: "[UNAVAILABLE]", Login: "[UNAVAILABLE]"}, a)
+
+	// A later occurrence wins, the port it gives included.
+	cmd, err = parseXCLIENT([]byte("ADDR=192.0.2.1 PORT=25 PORT=[UNAVAILABLE] DESTPORT=[UNAVAILABLE] DESTPORT=587"))
+	require.NoError(t, err)
+	old := net.TCPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:2525"))
+	assert.Equal(t, "192.0.2.1:0", cmd.endpoint(old, xAddr, xPort).String())
+	assert.Equal(t, "127.0.0.1:587", cmd.endpoint(old, xDestAddr, xDestPort).String())
 
 	for _, bad := range []string{
 		"", "   ", "ADDR", "ADDR=", "FOO=bar", "NAME=a b", "NAME=bad..name", "NAME=" + strings.Repeat("a", 64) + ".example",
