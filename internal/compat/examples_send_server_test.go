@@ -69,9 +69,7 @@ func TestExampleSendToExampleServer(t *testing.T) {
 					assert.Contains(t, out, cmd, out)
 				}
 			}
-			stored := maildirMessages(t, dir)
-			require.Len(t, stored, 1, out)
-			requireStored(t, msg, stored[0], out)
+			requireOneStored(t, dir, msg, out)
 		})
 	}
 }

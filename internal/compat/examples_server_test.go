@@ -45,12 +45,16 @@ func maildirMessages(t *testing.T, dir string) [][]byte {
 	return msgs
 }
 
-// requireStored checks that a Maildir file ends with exactly msg (compared
-// by SHA-256, with a diff when it does not) under the example's trace
-// header: Return-Path and Received only, in CRLF lines without an empty
-// one that would end the header early.
-func requireStored(t *testing.T, msg, stored []byte, msgAndArgs ...any) {
+// requireOneStored checks that the Maildir dir holds one message, and
+// that it ends with exactly msg (compared by SHA-256, with a diff when it
+// does not) under the example's trace header: Return-Path and Received
+// only, in CRLF lines without an empty one that would end the header
+// early. It returns the stored file.
+func requireOneStored(t *testing.T, dir string, msg []byte, msgAndArgs ...any) []byte {
 	t.Helper()
+	files := maildirMessages(t, dir)
+	require.Len(t, files, 1, msgAndArgs...)
+	stored := files[0]
 	require.GreaterOrEqual(t, len(stored), len(msg), msgAndArgs...)
 	trace, tail := stored[:len(stored)-len(msg)], stored[len(stored)-len(msg):]
 	requireSameBody(t, msg, tail, msgAndArgs...)
@@ -59,6 +63,7 @@ func requireStored(t *testing.T, msg, stored []byte, msgAndArgs ...any) {
 	assert.Contains(t, string(trace), "\r\nReceived: from ")
 	assert.NotContains(t, string(trace), "\r\n\r\n", "an empty line in the trace header")
 	assert.Equal(t, 2, strings.Count(string(trace), ": "), "only Return-Path and Received:\n%s", trace)
+	return stored
 }
 
 // TestExampleServer runs examples/server, the program the README starts
@@ -90,9 +95,7 @@ func TestExampleServer(t *testing.T) {
 			args := append([]string{"-s", "127.0.0.1", "-p", portOf(addr), "-f", "alice@client.example",
 				"-t", "bob@test.example", "--helo", "client.example", "--data", "@" + file, "--timeout", "20"}, tc.swaks...)
 			out := runPeer(t, nil, swaks, args...)
-			stored := maildirMessages(t, dir)
-			require.Len(t, stored, 1, out)
-			requireStored(t, msg, stored[0], out)
+			requireOneStored(t, dir, msg, out)
 		})
 	}
 	t.Run("lmtp", func(t *testing.T) {
@@ -103,9 +106,7 @@ func TestExampleServer(t *testing.T) {
 		res, trace, err := clientSend(t, addr, sendSpec{opts: smtp.DialOptions{LMTP: true}, env: env}, msg)
 		require.NoError(t, err, trace)
 		assert.Equal(t, 2, res.Accepted(), trace)
-		stored := maildirMessages(t, dir)
-		require.Len(t, stored, 1, "one copy serves both recipients: %s", trace)
-		requireStored(t, msg, stored[0], trace)
+		requireOneStored(t, dir, msg, "one copy serves both recipients: %s", trace)
 		assert.True(t, strings.Contains(trace, "LHLO"), trace)
 	})
 }
@@ -130,9 +131,7 @@ func TestSmtplibToExampleServer(t *testing.T) {
 			out := runPeer(t, nil, py, script, portOf(addr), mode, shared.certFile, msgFile, sentFile)
 			sent, err := os.ReadFile(sentFile)
 			require.NoError(t, err)
-			stored := maildirMessages(t, dir)
-			require.Len(t, stored, 1, out)
-			requireStored(t, sent, stored[0], out)
+			requireOneStored(t, dir, sent, out)
 		})
 	}
 	for _, mech := range []string{"", "PLAIN", "LOGIN", "CRAM-MD5"} {
@@ -148,12 +147,10 @@ func TestSmtplibToExampleServer(t *testing.T) {
 			require.NoError(t, os.WriteFile(file, msg, 0o644))
 			out := runPeer(t, nil, py, "-c", smtplibSelfSigned, portOf(addr), mech, file)
 			assert.Contains(t, out, "STARTTLS", out)
-			stored := maildirMessages(t, dir)
-			require.Len(t, stored, 1, out)
-			requireStored(t, msg, stored[0], out)
-			assert.Contains(t, string(stored[0]), " with ESMTPS", "over TLS")
+			stored := string(requireOneStored(t, dir, msg, out))
+			assert.Contains(t, stored, " with ESMTPS", "over TLS")
 			if mech != "" {
-				assert.Contains(t, string(stored[0]), " with ESMTPSA ", "authenticated")
+				assert.Contains(t, stored, " with ESMTPSA ", "authenticated")
 			}
 		})
 	}
