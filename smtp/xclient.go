@@ -1,7 +1,6 @@
 package smtp
 
 import (
-	"bytes"
 	"net"
 	"net/netip"
 	"slices"
@@ -198,12 +197,12 @@ const (
 // checked as the README describes each. A later occurrence of a name wins.
 // The error is a *textproto.ParseError for a 501 5.5.4 reply.
 func parseXCLIENT(args []byte) (*xclientCommand, error) {
-	args = bytes.Trim(args, " ")
-	if len(args) == 0 {
+	fields := ascii.Fields(string(args))
+	if len(fields) == 0 {
 		return nil, errXCLIENTSyntax
 	}
 	cmd := &xclientCommand{}
-	for _, field := range ascii.Fields(string(args)) {
+	for _, field := range fields {
 		name, raw, ok := strings.Cut(field, "=")
 		if !ok {
 			return nil, errXCLIENTSyntax
