@@ -19,12 +19,11 @@ import (
 
 // haproxyCase is one way of putting HAProxy in front of our server.
 type haproxyCase struct {
-	name      string
-	server    string // options of HAProxy's server line
-	frontend  string // extra lines of the frontend section
-	clientIP  string // the client's own address ("127.0.0.9", "::1")
-	implicit  bool   // our server (and so the client) speaks implicit TLS
-	wantProxy string // the client address the backend must see
+	name     string
+	server   string // options of HAProxy's server line
+	frontend string // extra lines of the frontend section
+	clientIP string // the client's own address, which the backend must see ("127.0.0.9", "::1")
+	implicit bool   // our server (and so the client) speaks implicit TLS
 }
 
 // TestHAProxyToServer puts HAProxy in front of our server with the PROXY
@@ -83,7 +82,7 @@ func TestHAProxyHealthCheck(t *testing.T) {
 				version+" check check-send-proxy inter 100ms rise 1 fall 1", "", "  option smtpchk EHLO haproxy.test\n")
 			var last string
 			require.Eventually(t, func() bool {
-				last = haproxyCheckStatus(t, sock)
+				last = haproxyCheckStatus(sock)
 				return last == "L7OK"
 			}, 10*time.Second, 50*time.Millisecond, "check status %q\n%s", last, hlog)
 		})
@@ -110,8 +109,7 @@ func runHAProxy(t *testing.T, haproxy, front, backend, serverOpts, frontendExtra
 
 // haproxyCheckStatus returns the check_status column of server b/s from
 // HAProxy's "show stat" (its CSV), "" if it cannot be read yet.
-func haproxyCheckStatus(t *testing.T, sock string) string {
-	t.Helper()
+func haproxyCheckStatus(sock string) string {
 	c, err := net.DialTimeout("unix", sock, 2*time.Second)
 	if err != nil {
 		return ""
