@@ -64,10 +64,11 @@ type XCLIENTAttributes struct {
 
 // xclientState is what the server remembers about a connection whose
 // client is in Server.XCLIENTTrusted (Conn.xclient, set before the
-// greeting). Its fields are guarded by the Conn's mu.
+// greeting). Its fields are guarded by the Conn's mu. attrs stays zero
+// until an XCLIENT succeeds, since each sets at least one attribute to a
+// value that is not empty.
 type xclientState struct {
 	attrs XCLIENTAttributes
-	used  bool
 }
 
 // XCLIENT returns the attributes trusted clients sent with XCLIENT on this
@@ -79,7 +80,7 @@ func (c *Conn) XCLIENT() (XCLIENTAttributes, bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return st.attrs, st.used
+	return st.attrs, st.attrs != XCLIENTAttributes{}
 }
 
 // advertiseXCLIENT adds XCLIENT to the EHLO/LHLO keywords for a trusted
@@ -137,7 +138,6 @@ func (c *Conn) handleXCLIENT(args []byte) {
 	c.srv.logger().Info("smtp: XCLIENT", "remote", c.remote, "args", string(args))
 
 	restarted := c.startOver(" after XCLIENT", func() {
-		st.used = true
 		cmd.mergeInto(&st.attrs)
 		if h := st.attrs.HELO; h != XCLIENTUnavailable {
 			c.helo = h
@@ -154,7 +154,7 @@ func (c *Conn) handleXCLIENT(args []byte) {
 // on the connection, as identity and mechanism, or nil and "". st may be
 // nil; the caller holds c.mu.
 func xclientLogin(st *xclientState) (*sasl.Identity, string) {
-	if st == nil || !st.used {
+	if st == nil {
 		return nil, ""
 	}
 	if l := st.attrs.Login; l != "" && l != XCLIENTUnavailable {
