@@ -145,17 +145,14 @@ func parseProxyV1(r proxyPeeker) (proxyHeader, error) {
 		return h, nil
 	}
 	var fields [5][]byte
-	for i := range fields {
-		if i == len(fields)-1 {
-			fields[i] = line
-			break
-		}
+	for i := range len(fields) - 1 {
 		f, rest, ok := bytes.Cut(line, []byte(" "))
 		if !ok {
 			return proxyHeader{}, proxyErr("version 1 line has too few fields")
 		}
 		fields[i], line = f, rest
 	}
+	fields[len(fields)-1] = line // a further SP makes it a bad port
 	var want4 bool
 	switch string(fields[0]) {
 	case "TCP4":
