@@ -241,9 +241,7 @@ func TestConnAccessors(t *testing.T) {
 	c := srvDial(t, addr)
 	c.expect("220 ")
 	c.cmd("EHLO client.test", "250 ")
-	b.mu.Lock()
-	conn := b.lastConn
-	b.mu.Unlock()
+	conn := b.LastConn()
 	assert.Equal(t, c.nc.LocalAddr().String(), conn.RemoteAddr().String())
 	assert.Equal(t, addr, conn.LocalAddr().String())
 	assert.Equal(t, "client.test", conn.Hostname())

@@ -17,7 +17,7 @@ import (
 
 // proxyConnAddrs returns the addresses the backend's last Conn reports.
 func proxyConnAddrs(b *srvBackend) (remote, local string) {
-	c := lastConn(b)
+	c := b.LastConn()
 	return c.RemoteAddr().String(), c.LocalAddr().String()
 }
 
@@ -182,7 +182,7 @@ func TestProxyServerImplicitTLS(t *testing.T) {
 		c.cmd("EHLO client.test", "250 ")
 		remote, _ := proxyConnAddrs(b)
 		assert.Equal(t, "[2001:db8::7]:40000", remote)
-		_, ok := lastConn(b).TLS()
+		_, ok := b.LastConn().TLS()
 		assert.True(t, ok)
 		tc.Close()
 		require.NoError(t, s.Close())

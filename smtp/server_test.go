@@ -78,6 +78,13 @@ func (b *srvBackend) NewSession(c *Conn) (Session, error) {
 	return base, nil
 }
 
+// LastConn returns the connection of the newest session.
+func (b *srvBackend) LastConn() *Conn {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lastConn
+}
+
 func (b *srvBackend) Messages() []srvMessage {
 	b.mu.Lock()
 	defer b.mu.Unlock()

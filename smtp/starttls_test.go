@@ -52,9 +52,7 @@ func TestStartTLSStartsOver(t *testing.T) {
 	lines := c.cmd("EHLO before.test", "250 ")
 	assert.Contains(t, lines, "250-STARTTLS")
 	assert.NotContains(t, lines, "250-AUTH PLAIN LOGIN X-TEST X-BROKEN")
-	b.mu.Lock()
-	conn := b.lastConn
-	b.mu.Unlock()
+	conn := b.LastConn()
 	assert.Equal(t, "before.test", conn.Hostname())
 	_, ok := conn.TLS()
 	assert.False(t, ok)
@@ -62,9 +60,8 @@ func TestStartTLSStartsOver(t *testing.T) {
 	c.cmd("STARTTLS", "220 ")
 	c.startTLS(cliCfg)
 	c.cmd("MAIL FROM:<a@example.org>", "503 5.5.1") // also waits for the server's side of the handshake
-	b.mu.Lock()
-	conn = b.lastConn // the new session's
-	b.mu.Unlock()
+	// the new session's connection
+	conn = b.LastConn()
 	assert.Equal(t, "", conn.Hostname(), "HELO name must be forgotten after STARTTLS")
 	st, ok := conn.TLS()
 	require.True(t, ok)
@@ -163,9 +160,7 @@ func TestImplicitTLS(t *testing.T) {
 	assert.NotContains(t, lines, "250-STARTTLS")
 	c.cmd("STARTTLS", "503 5.5.1")
 	c.cmd("AUTH PLAIN AHVzZXIAcGFzcw==", "235 2.7.0")
-	b.mu.Lock()
-	conn := b.lastConn
-	b.mu.Unlock()
+	conn := b.LastConn()
 	_, ok := conn.TLS()
 	assert.True(t, ok)
 }

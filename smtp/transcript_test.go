@@ -359,9 +359,7 @@ func (tr *transcript) observe(kind string) string {
 		}
 		return strings.Join(each, " | ")
 	}
-	tr.b.mu.Lock()
-	c := tr.b.lastConn
-	tr.b.mu.Unlock()
+	c := tr.b.LastConn()
 	if c == nil {
 		tr.failf("%s: no session yet", kind)
 	}

@@ -59,12 +59,6 @@ func xclientServer(t *testing.T, b *srvBackend, configure func(*Server)) *srvCli
 	return c
 }
 
-func lastConn(b *srvBackend) *Conn {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.lastConn
-}
-
 // Without XCLIENTTrusted XCLIENT is off: not offered, 502.
 func TestXCLIENTOff(t *testing.T) {
 	b := &srvBackend{}
@@ -75,8 +69,8 @@ func TestXCLIENTOff(t *testing.T) {
 	assert.NotContains(t, strings.Join(lines, "\n"), "XCLIENT")
 	c.cmd("XCLIENT ADDR=192.0.2.1", "502 5.5.1")
 	c.cmd("MAIL FROM:<a@example.org>", "250 ")
-	assert.Equal(t, "127.0.0.1", strings.Split(lastConn(b).RemoteAddr().String(), ":")[0])
-	_, used := lastConn(b).XCLIENT()
+	assert.Equal(t, "127.0.0.1", strings.Split(b.LastConn().RemoteAddr().String(), ":")[0])
+	_, used := b.LastConn().XCLIENT()
 	assert.False(t, used)
 }
 
@@ -87,7 +81,7 @@ func TestXCLIENTOverridesAndRestarts(t *testing.T) {
 	assert.Contains(t, lines, "250 XCLIENT NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT")
 	c.cmd("XCLIENT NAME=spike.porcupine.org ADDR=168.100.189.2 PORT=4711 HELO=spike.porcupine.org LOGIN=wietse PROTO=ESMTP", "220 mx.test ")
 
-	conn := lastConn(b)
+	conn := b.LastConn()
 	assert.Equal(t, "168.100.189.2:4711", conn.RemoteAddr().String())
 	assert.Equal(t, "spike.porcupine.org", conn.Hostname())
 	id, mech, ok := conn.AuthIdentity()
@@ -123,10 +117,10 @@ func TestXCLIENTOverridesAndRestarts(t *testing.T) {
 
 	// A second XCLIENT changes only what it names; the rest persists.
 	c.cmd("XCLIENT ADDR=IPV6:2001:db8::1", "220 ")
-	conn = lastConn(b)
+	conn = b.LastConn()
 	assert.Equal(t, "[2001:db8::1]:0", conn.RemoteAddr().String(), "a new address without a port")
 	c.cmd("XCLIENT PORT=25 DESTADDR=192.0.2.25 DESTPORT=587", "220 ")
-	conn = lastConn(b)
+	conn = b.LastConn()
 	assert.Equal(t, "[2001:db8::1]:25", conn.RemoteAddr().String())
 	assert.Equal(t, "192.0.2.25:587", conn.LocalAddr().String())
 	assert.Equal(t, "spike.porcupine.org", conn.Hostname())
@@ -134,7 +128,7 @@ func TestXCLIENTOverridesAndRestarts(t *testing.T) {
 	assert.True(t, ok, "the login persists")
 
 	c.cmd("XCLIENT ADDR=[UNAVAILABLE] LOGIN=[UNAVAILABLE] HELO=[UNAVAILABLE] NAME=[TEMPUNAVAIL]", "220 ")
-	conn = lastConn(b)
+	conn = b.LastConn()
 	assert.Equal(t, "[UNAVAILABLE]", conn.RemoteAddr().String())
 	_, _, ok = conn.AuthIdentity()
 	assert.False(t, ok)
@@ -153,7 +147,7 @@ func TestXCLIENTSyntaxErrorsChangeNothing(t *testing.T) {
 		c.cmd(bad, "501 5.5.4")
 	}
 	c.cmd("MAIL FROM:<a@example.org>", "250 ")
-	conn := lastConn(b)
+	conn := b.LastConn()
 	_, used := conn.XCLIENT()
 	assert.False(t, used)
 	assert.Equal(t, "proxy.test", conn.Hostname())
@@ -176,7 +170,7 @@ func TestXCLIENTPipelined(t *testing.T) {
 	c.expect("354 ")
 	c.send("x", ".")
 	c.expect("250 ")
-	assert.Equal(t, "192.0.2.9:1234", lastConn(b).RemoteAddr().String())
+	assert.Equal(t, "192.0.2.9:1234", b.LastConn().RemoteAddr().String())
 }
 
 // The Backend sees the new address in NewSession and may refuse it.
@@ -210,7 +204,7 @@ func TestXCLIENTUntrusted(t *testing.T) {
 	c.cmd("XCLIENT", "550 5.7.0")
 	c.cmd("MAIL FROM:<a@example.org>", "250 ")
 	c.cmd("XCLIENT ADDR=192.0.2.1", "503 5.5.1")
-	assert.Equal(t, "127.0.0.1", strings.Split(lastConn(b).RemoteAddr().String(), ":")[0])
+	assert.Equal(t, "127.0.0.1", strings.Split(b.LastConn().RemoteAddr().String(), ":")[0])
 }
 
 // Trust is judged on the address the PROXY header gave.
