@@ -54,15 +54,9 @@ func srvFloor(l net.Listener, steady bool) {
 		return
 	}
 	buf := make([]byte, 4096)
-	readN := func(n int) bool {
-		for got := 0; got < n; {
-			k, err := c.Read(buf[got:])
-			if err != nil {
-				return false
-			}
-			got += k
-		}
-		return true
+	readN := func(n int) bool { // exactly n octets, never part of the next group
+		_, err := io.ReadFull(c, buf[:n])
+		return err == nil
 	}
 	replies := []byte("250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n354 Start mail input\r\n")
 	done := []byte("250 2.0.0 OK: message accepted\r\n")

@@ -2,6 +2,7 @@ package compat
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -77,15 +78,9 @@ func startFloorSink(tb testing.TB) string {
 func floorConn(c net.Conn) {
 	defer c.Close()
 	buf := make([]byte, 4096)
-	readN := func(n int) bool {
-		for got := 0; got < n; {
-			k, err := c.Read(buf[got:])
-			if err != nil {
-				return false
-			}
-			got += k
-		}
-		return true
+	readN := func(n int) bool { // exactly n octets, never part of the next group
+		_, err := io.ReadFull(c, buf[:n])
+		return err == nil
 	}
 	greeting := []byte("220 mx.test.example ESMTP\r\n")
 	ehlo := []byte("250-mx.test.example\r\n250 PIPELINING\r\n")
