@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/postwire/postwire/internal/ascii"
@@ -14,95 +15,82 @@ import (
 // errAuthLineTooLong is a response line over RFC 4954's 12288 octets.
 var errAuthLineTooLong = errors.New("smtp: AUTH response line too long")
 
-// handleAuth runs an AUTH exchange (RFC 4954 section 4). The state table
-// allows AUTH only outside a transaction; here it also needs EHLO (AUTH is
-// an extension), no earlier success (once per session, 503), and TLS
-// unless Server.AllowInsecureAuth (538 5.7.11, answered before any
-// credentials are read: an initial response on the line is ignored).
-func (c *Conn) handleAuth(args []byte) {
-	if !c.esmtp {
-		c.reply(503, EnhancedCode{5, 5, 1}, "Send EHLO first")
-		return
-	}
-	if c.identity != nil {
-		c.reply(503, EnhancedCode{5, 5, 1}, "Already authenticated")
-		return
-	}
+// handleAuth runs an AUTH exchange (RFC 4954 section 4). The command
+// table has already checked what AUTH needs: no transaction, EHLO, no
+// earlier success (503), mechanisms on offer (502), and TLS unless
+// Server.AllowInsecureAuth (538 5.7.11, answered before any credentials
+// are read: an initial response on the line is ignored).
+func (c *Conn) handleAuth(args []byte) outcome {
 	mech, ir, hasIR := strings.Cut(string(args), " ")
 	if mech == "" {
-		c.reply(501, EnhancedCode{5, 5, 4}, "Syntax: AUTH mechanism [initial-response]")
-		return
-	}
-	as, ok := c.session.(AuthSession)
-	var offered []string
-	if ok {
-		offered = as.AuthMechanisms()
-	}
-	if len(offered) == 0 {
-		c.reply(502, EnhancedCode{5, 5, 1}, "AUTH not available")
-		return
-	}
-	if c.tlsState == nil && !c.srv.AllowInsecureAuth {
-		c.reply(538, EnhancedCode{5, 7, 11}, "Encryption required for requested authentication mechanism")
-		return
+		return answer(501, EnhancedCode{5, 5, 4}, "Syntax: AUTH mechanism [initial-response]")
 	}
 	mech = ascii.ToUpper(mech)
-	found := false
-	for _, m := range offered {
-		found = found || ascii.EqualFold(m, mech)
+	as := c.session.(AuthSession)
+	if !slices.ContainsFunc(as.AuthMechanisms(), func(m string) bool { return ascii.EqualFold(m, mech) }) {
+		return answer(504, EnhancedCode{5, 5, 4}, "Unrecognized authentication type")
 	}
-	if !found {
-		c.reply(504, EnhancedCode{5, 5, 4}, "Unrecognized authentication type")
-		return
+	resp, err := initialResponse(ir, hasIR)
+	if err != nil {
+		return c.authFailed(err)
 	}
-	var resp []byte
-	if hasIR {
-		if ir == "=" {
-			resp = []byte{}
-		} else {
-			var err error
-			if resp, err = base64.StdEncoding.DecodeString(ir); err != nil {
-				c.authFailed(sasl.ErrMalformed)
-				return
-			}
-		}
-	}
+
 	server, err := as.Auth(mech)
 	if err != nil {
-		c.authFailed(err)
-		return
+		return c.authFailed(err)
 	}
-	for {
-		challenge, done, err := server.Next(resp)
-		if err != nil {
-			c.authFailed(err)
-			return
-		}
-		if done && len(challenge) == 0 {
-			break
-		}
-		// Data with success goes in a 334 answered by an empty line: SMTP
-		// AUTH has no additional data on 235 (RFC 4954 section 4).
-		if resp, err = c.challenge(challenge); err != nil {
-			c.authFailed(err)
-			return
-		}
-		if done {
-			if len(resp) != 0 {
-				c.authFailed(sasl.ErrMalformed)
-				return
-			}
-			break
-		}
+	if err := c.exchange(server, resp); err != nil {
+		return c.authFailed(err)
 	}
+
 	id := sasl.Identity{}
 	if is, ok := server.(sasl.IdentityServer); ok {
 		id = is.Identity()
 	}
-	c.mu.Lock()
-	c.identity, c.authMech = &id, mech
-	c.mu.Unlock()
-	c.reply(235, EnhancedCode{2, 7, 0}, "Authentication successful")
+	c.authenticated(&id, mech)
+	return answer(235, EnhancedCode{2, 7, 0}, "Authentication successful")
+}
+
+// initialResponse decodes the initial response of AUTH (RFC 4954 section
+// 4): nil when there is none, empty for "=".
+func initialResponse(ir string, hasIR bool) ([]byte, error) {
+	switch {
+	case !hasIR:
+		return nil, nil
+	case ir == "=":
+		return []byte{}, nil
+	}
+	resp, err := base64.StdEncoding.DecodeString(ir)
+	if err != nil {
+		return nil, sasl.ErrMalformed
+	}
+	return resp, nil
+}
+
+// exchange runs the mechanism from the client's first response (nil when
+// it sent none) to its end: each challenge goes out in a 334 and the
+// client's answer comes back. Data that comes with success goes in a last
+// 334 answered by an empty line, since SMTP AUTH has no additional data
+// on 235 (RFC 4954 section 4).
+func (c *Conn) exchange(server sasl.Server, resp []byte) error {
+	for {
+		challenge, done, err := server.Next(resp)
+		switch {
+		case err != nil:
+			return err
+		case done && len(challenge) == 0:
+			return nil
+		}
+		if resp, err = c.challenge(challenge); err != nil {
+			return err
+		}
+		if done {
+			if len(resp) != 0 {
+				return sasl.ErrMalformed
+			}
+			return nil
+		}
+	}
 }
 
 // challenge sends a 334 challenge and returns the decoded response.
@@ -166,33 +154,29 @@ func (c *Conn) readAuthLine() ([]byte, error) {
 	}
 }
 
-// authFailed answers a failed exchange (RFC 4954 section 6) and counts it;
-// Server.MaxAuthFailures failures end the connection with 421 4.7.0. A
-// network failure ends it at once.
-func (c *Conn) authFailed(err error) {
+// authFailed is the outcome of a failed exchange (RFC 4954 section 6),
+// counted towards Server.MaxAuthFailures. A network failure ends the
+// connection at once.
+func (c *Conn) authFailed(err error) outcome {
 	var se *Error
+	var o outcome
 	switch {
 	case errors.Is(err, sasl.ErrCancelled):
-		c.reply(501, EnhancedCode{5, 0, 0}, "Authentication cancelled")
+		o = answer(501, EnhancedCode{5, 0, 0}, "Authentication cancelled")
 	case errors.Is(err, errAuthLineTooLong):
-		c.reply(500, EnhancedCode{5, 5, 6}, "Authentication Exchange line is too long")
+		o = answer(500, EnhancedCode{5, 5, 6}, "Authentication Exchange line is too long")
 	case errors.Is(err, sasl.ErrInvalidCredentials):
-		c.reply(535, EnhancedCode{5, 7, 8}, "Authentication credentials invalid")
+		o = answer(535, EnhancedCode{5, 7, 8}, "Authentication credentials invalid")
 	case errors.Is(err, sasl.ErrMalformed):
-		c.reply(501, EnhancedCode{5, 5, 2}, "Malformed authentication data")
+		o = answer(501, EnhancedCode{5, 5, 2}, "Malformed authentication data")
 	case errors.As(err, &se):
-		c.replyError(err)
+		o = failure(err)
 	case isNetError(err):
-		c.readFailed(err)
-		c.closing = true
-		return
+		return c.readFailure(err)
 	default:
 		c.srv.logger().Warn("smtp: AUTH failed", "remote", c.remote, "err", err)
-		c.reply(454, EnhancedCode{4, 7, 0}, "Temporary authentication failure")
+		o = answer(454, EnhancedCode{4, 7, 0}, "Temporary authentication failure")
 	}
-	c.authFailures++
-	if c.authFailures >= orDefault(c.srv.MaxAuthFailures, DefaultMaxAuthFailures) && !c.closing {
-		c.reply(421, EnhancedCode{4, 7, 0}, c.srv.hostname+" Too many authentication failures, closing connection")
-		c.closing = true
-	}
+	o.authFailed = true
+	return o
 }

@@ -4,23 +4,21 @@ import (
 	"errors"
 	"io"
 
-	"github.com/postwire/postwire/extensions"
 	"github.com/postwire/postwire/internal/ascii"
 	"github.com/postwire/postwire/textproto"
 )
 
-// errBDATAborted stops a BDAT body when RSET or QUIT came between chunks,
-// or the connection is closing.
-var errBDATAborted = errors.New("smtp: BDAT transaction aborted")
+// errBDATInterrupted ends a BDAT body when something other than the next
+// BDAT came between its chunks.
+var errBDATInterrupted = errors.New("smtp: BDAT body interrupted by another command")
 
 // bdatReader yields the chunks of a BDAT transaction (RFC 3030) as one
 // body. The session reads the body in one Data call while the chunks
 // arrive with commands between them: when a chunk is used up and was not
-// the LAST, the reader itself acknowledges it (250) and reads the next
-// command, on the connection's goroutine. Commands other than BDAT run
-// through the state table in stateBDAT (NOOP and HELP are answered, most
-// others get 503); RSET and QUIT end the body with errBDATAborted and run
-// after Data returns.
+// the LAST, the reader acknowledges it (250) and reads the next command
+// line. A valid BDAT continues the body. Anything else ends it with
+// errBDATInterrupted and is kept, so that handleBDAT runs it once Data has
+// returned: no command ever runs inside Session.Data.
 //
 // Chunk octets are passed on exactly as sent: BDAT has no dot-stuffing and
 // no terminator, so bare CR and LF are data here (RFC 3030 section 3).
@@ -29,6 +27,11 @@ type bdatReader struct {
 	remain int64 // octets of the current chunk not read yet
 	last   bool  // the current chunk is the LAST
 	err    error
+
+	// What interrupted the body: a command line (a copy) or the refusal
+	// of a line already refused as it was read.
+	interruption []byte
+	refusal      outcome
 }
 
 func (b *bdatReader) Read(p []byte) (int, error) {
@@ -62,40 +65,48 @@ func (b *bdatReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// next acknowledges the chunk just read and waits for the next BDAT.
+// next acknowledges the chunk just read and takes the next command line:
+// the next chunk's BDAT, or an interruption.
 func (b *bdatReader) next() error {
 	c := b.c
-	c.reply(250, EnhancedCode{2, 0, 0}, "Chunk OK")
+	c.respond(answer(250, EnhancedCode{2, 0, 0}, "Chunk OK"))
 	final := c.dataDeadline
 	c.endBody()
-	defer func() { c.dataDeadline = final }()
-	for !c.closing {
-		line, err := c.readCommand()
-		if err != nil {
-			return err
-		}
-		if line == nil {
-			continue
-		}
-		cmd, perr := textproto.ParseCommand(line)
-		if perr == nil {
-			switch cmd.Verb {
-			case textproto.VerbBDAT:
-				size, last, ok := parseBDAT(cmd.Args)
-				if !ok {
-					c.badBDAT()
-					return errBDATAborted
-				}
-				b.remain, b.last = size, last
-				return nil
-			case textproto.VerbRSET, textproto.VerbQUIT:
-				c.pending = append([]byte(nil), line...)
-				return errBDATAborted
-			}
-		}
-		c.execute(line)
+	line, refused, err := c.readCommand()
+	c.dataDeadline = final
+	switch {
+	case err != nil:
+		return err
+	case line == nil:
+		b.refusal = refused
+		return errBDATInterrupted
 	}
-	return errBDATAborted
+
+	if cmd, perr := textproto.ParseCommand(line); perr == nil && cmd.Verb == textproto.VerbBDAT {
+		size, last, ok := parseBDAT(cmd.Args)
+		if !ok {
+			b.refusal = badBDAT
+			return errBDATInterrupted
+		}
+		b.remain, b.last = size, last
+		return nil
+	}
+	b.interruption = append([]byte(nil), line...)
+	return errBDATInterrupted
+}
+
+// afterInterruption runs what ended the body between chunks, now that Data has
+// returned: the command is judged by the table in stateBDAT (RSET, NOOP,
+// HELP and QUIT are answered, anything else is 503 5.5.1), and the
+// message, whose body was cut short, is not delivered whatever the
+// command was.
+func (c *Conn) afterInterruption(b *bdatReader) outcome {
+	o := b.refusal
+	if b.interruption != nil {
+		o = c.execute(b.interruption)
+	}
+	c.endTransaction()
+	return o
 }
 
 // skipCurrent discards what is left of the current chunk.
@@ -114,46 +125,45 @@ func (b *bdatReader) skipCurrent() error {
 // the chunks that follow it up to the LAST one. A chunk that fails the
 // message (the session's error, the size limit) is read to its end and
 // answered; the transaction is then over, and further chunks the client
-// had pipelined are read, discarded and answered 503 (section 3).
+// had pipelined are refused by the table and discarded (section 3).
 //
 // BDAT exists only where CHUNKING was advertised (RFC 3030 section 2):
-// after HELO, or with Server.DisableChunking, it is 502 5.5.1 (RFC 5321
-// section 4.2.4, command not implemented), its chunk read and discarded
-// all the same so that the session stays in step.
-func (c *Conn) handleBDAT(args []byte) {
-	if !c.exts.Has(extensions.Chunking) {
-		if c.skipChunk(args) {
-			c.reply(502, EnhancedCode{5, 5, 1}, "BDAT not available: CHUNKING was not advertised")
-		}
-		return
-	}
+// after HELO, or with Server.DisableChunking, the table answers 502 5.5.1
+// (RFC 5321 section 4.2.4, command not implemented), its chunk read and
+// discarded all the same so that the session stays in step.
+func (c *Conn) handleBDAT(args []byte) outcome {
 	size, last, ok := parseBDAT(args)
 	if !ok {
-		c.badBDAT()
-		return
+		return badBDAT
 	}
-	c.state = stateBDAT
+
+	c.chunksStarted()
 	c.beginBody()
 	c.bdat = bdatReader{c: c, remain: size, last: last}
 	c.body.reset(&c.bdat)
 	err := c.deliver()
+	bodyErr := c.bdatBodyError(err)
+	c.endBody()
+
+	if bodyErr == errBDATInterrupted {
+		return c.afterInterruption(&c.bdat)
+	}
+	return c.finishMessage(err, bodyErr)
+}
+
+// bdatBodyError finishes reading a BDAT body after Data returned with err
+// and reports what broke it, if anything: a body the session left unread
+// is read to its LAST chunk (still against the size limit), and the rest
+// of a chunk that failed the message is skipped.
+func (c *Conn) bdatBodyError(err error) error {
 	b := &c.bdat
 	var bodyErr error
 	switch {
-	case b.err == errBDATAborted:
-		c.endBody()
-		c.resetTransaction()
-		return
 	case b.err != nil && b.err != io.EOF:
-		bodyErr = b.err
+		return b.err
 	case err == nil && b.err == nil && c.body.err == nil:
-		// The session returned before the end: read the rest, still
-		// counting it against the size limit.
-		bodyErr = c.body.drainBDAT()
-		if bodyErr == errBDATAborted {
-			c.endBody()
-			c.resetTransaction()
-			return
+		if bodyErr = c.body.drainBDAT(); bodyErr == errBDATInterrupted {
+			return bodyErr
 		}
 	}
 	if bodyErr == nil && c.body.err == errTooBig {
@@ -164,8 +174,7 @@ func (c *Conn) handleBDAT(args []byte) {
 			bodyErr = serr
 		}
 	}
-	c.endBody()
-	c.finishMessage(err, bodyErr)
+	return bodyErr
 }
 
 // drainBDAT reads the rest of a BDAT body the session left unread.
@@ -183,33 +192,28 @@ func (l *limitReader) drainBDAT() error {
 	}
 }
 
-// skipChunk reads and discards the chunk of a BDAT refused by the state
-// table, so that its octets are never taken for commands. It reports
-// false when the arguments are too broken to know the chunk's size.
-func (c *Conn) skipChunk(args []byte) bool {
+// skipChunk reads and discards the chunk of a BDAT the table refused, so
+// that its octets are never taken for commands. When the arguments are
+// too broken to know the chunk's size, or the read fails, it returns the
+// outcome that ends the connection and false.
+func (c *Conn) skipChunk(args []byte) (outcome, bool) {
 	size, _, ok := parseBDAT(args)
 	if !ok {
-		c.badBDAT()
-		return false
+		return badBDAT, false
 	}
 	c.beginBody()
 	defer c.endBody()
 	b := bdatReader{c: c, remain: size}
 	if err := b.skipCurrent(); err != nil {
-		c.readFailed(asTimeout(err))
-		c.closing = true
-		return false
+		return c.readFailure(asTimeout(err)), false
 	}
-	return true
+	return outcome{}, true
 }
 
 // badBDAT answers a BDAT whose size cannot be read. The octets of its
 // chunk are on their way and there is no telling where they end, so the
 // connection cannot stay in step: it is closed after the reply.
-func (c *Conn) badBDAT() {
-	c.reply(501, EnhancedCode{5, 5, 4}, "Syntax: BDAT chunk-size [LAST]; closing connection")
-	c.closing = true
-}
+var badBDAT = answer(501, EnhancedCode{5, 5, 4}, "Syntax: BDAT chunk-size [LAST]; closing connection").closeAfter()
 
 // parseBDAT parses bdat-cmd's arguments: chunk-size [ SP end-marker ],
 // chunk-size 1*DIGIT, end-marker "LAST" (RFC 3030 section 2).

@@ -55,8 +55,7 @@ type Conn struct {
 	in    connReader
 	small [128]byte // the first bytes of a command, read while idle
 
-	deadline     time.Duration // the per-read timeout in force
-	dataDeadline time.Time     // end of the body, DataFinalTimeout after it began
+	dataDeadline time.Time // end of the body, DataFinalTimeout after it began
 
 	mailOpts  MailOptions
 	rcptOpts  RcptOptions
@@ -66,7 +65,6 @@ type Conn struct {
 	body      limitReader
 	bdat      bdatReader
 	status    statusCollector
-	pending   []byte // a command read between BDAT chunks, to run next
 }
 
 func newConn(s *Server, nc net.Conn) *Conn {

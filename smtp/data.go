@@ -55,24 +55,14 @@ func (l *limitReader) Read(p []byte) (int, error) {
 // recipient in LMTP (RFC 2033 section 4.2). Whatever happens to the body,
 // it is read to its terminating CRLF.CRLF, so that none of it is ever
 // taken for commands.
-//
-// Replies for a body that breaks a rule, whatever the session said:
-// over the size limit 552 5.3.4 (RFC 1870 section 6.3); a bare CR or LF
-// 550 5.5.2 (as Postfix answers it); a line over Server.MaxBodyLineLength
-// 500 5.5.6 (RFC 5321 section 4.5.3.1.6, "line too long").
-func (c *Conn) handleData(args []byte) {
+func (c *Conn) handleData(args []byte) outcome {
 	if len(args) > 0 {
-		c.reply(501, EnhancedCode{5, 5, 4}, "Syntax: DATA takes no argument")
-		return
+		return answer(501, EnhancedCode{5, 5, 4}, "Syntax: DATA takes no argument")
 	}
-	if c.mailOpts.Body == BodyBinaryMIME {
-		c.reply(503, EnhancedCode{5, 5, 1}, "BODY=BINARYMIME requires BDAT") // RFC 3030 section 3
-		return
+	if c.sendNow(354, EnhancedCode{}, "Start mail input; end with <CRLF>.<CRLF>") != nil {
+		return hangUp
 	}
-	c.reply(354, EnhancedCode{}, "Start mail input; end with <CRLF>.<CRLF>")
-	if c.flush() != nil {
-		return
-	}
+
 	c.beginBody()
 	c.dot.Reset(c.r)
 	c.body.reset(&c.dot)
@@ -82,7 +72,7 @@ func (c *Conn) handleData(args []byte) {
 	if c.body.err == errTooBig && bodyErr == nil {
 		bodyErr = errTooBig
 	}
-	c.finishMessage(err, bodyErr)
+	return c.finishMessage(err, bodyErr)
 }
 
 // deliver hands the body to the session, LMTPData when it has it in LMTP
@@ -98,11 +88,17 @@ func (c *Conn) deliver() error {
 	return c.session.Data(c.ctx, &c.body)
 }
 
-// finishMessage replies to the end of a DATA body or the last BDAT chunk
-// and closes the transaction. bodyErr is what broke the body, if anything:
-// a rule of the server (it decides the reply) or a network failure (it
-// ends the connection).
-func (c *Conn) finishMessage(err, bodyErr error) {
+// finishMessage answers the end of a DATA body or the last BDAT chunk and
+// ends the transaction. err is the Session's; bodyErr is what broke the
+// body, if anything: a rule of the server's, which decides the reply
+// whatever the session said, or a network failure, which ends the
+// connection.
+//
+// The rules: over the size limit 552 5.3.4 (RFC 1870 section 6.3); a bare
+// CR or LF 550 5.5.2 (as Postfix answers it); a line over
+// Server.MaxBodyLineLength 500 5.5.6 (RFC 5321 section 4.5.3.1.6, "line
+// too long").
+func (c *Conn) finishMessage(err, bodyErr error) outcome {
 	switch {
 	case bodyErr == nil:
 	case errors.Is(bodyErr, errTooBig):
@@ -112,24 +108,22 @@ func (c *Conn) finishMessage(err, bodyErr error) {
 	case errors.Is(bodyErr, dotstuff.ErrLineTooLong):
 		err = &Error{500, EnhancedCode{5, 5, 6}, "Message line too long"}
 	default:
-		c.resetTransaction()
-		c.readFailed(asTimeout(bodyErr))
-		c.closing = true
-		return
+		c.endTransaction()
+		return c.readFailure(asTimeout(bodyErr))
 	}
+
 	if c.srv.LMTP {
-		c.replyPerRecipient(err, bodyErr != nil)
-	} else if err != nil {
-		if bodyErr == nil {
-			c.backendError("DATA", err)
-		} else {
-			c.replyError(err)
-		}
-	} else {
-		c.errors = 0
-		c.reply(250, EnhancedCode{2, 0, 0}, "OK: message accepted")
+		return c.replyPerRecipient(err, bodyErr != nil)
 	}
-	c.resetTransaction()
+	if err != nil {
+		c.endTransaction()
+		if bodyErr != nil {
+			return failure(err)
+		}
+		return backendFailure("DATA", err)
+	}
+	c.messageAccepted()
+	return answer(250, EnhancedCode{2, 0, 0}, "OK: message accepted")
 }
 
 // asTimeout keeps a timeout recognisable after the body reader wrapped it.
@@ -141,9 +135,10 @@ func asTimeout(err error) error {
 	return err
 }
 
-// replyPerRecipient sends the LMTP replies, one per accepted recipient in
-// the order accepted (RFC 2033 section 4.2). A broken body fails them all.
-func (c *Conn) replyPerRecipient(err error, bodyBroken bool) {
+// replyPerRecipient answers an LMTP body with one reply per accepted
+// recipient, in the order accepted (RFC 2033 section 4.2), and ends the
+// transaction. A broken body fails them all.
+func (c *Conn) replyPerRecipient(err error, bodyBroken bool) outcome {
 	accepted := false
 	for i := range c.rcpts {
 		e := err
@@ -152,14 +147,17 @@ func (c *Conn) replyPerRecipient(err error, bodyBroken bool) {
 		}
 		if e == nil {
 			accepted = true
-			c.reply(250, EnhancedCode{2, 0, 0}, "OK: message delivered")
+			c.respond(answer(250, EnhancedCode{2, 0, 0}, "OK: message delivered"))
 		} else {
-			c.backendError("LMTP DATA", e)
+			c.respond(backendFailure("LMTP DATA", e))
 		}
 	}
 	if accepted {
-		c.errors = 0
+		c.messageAccepted()
+	} else {
+		c.endTransaction()
 	}
+	return outcome{}
 }
 
 // statusCollector keeps LMTPData's status per recipient, by index into

@@ -8,37 +8,37 @@ import (
 	"github.com/postwire/postwire/textproto"
 )
 
-// handleHello answers HELO, EHLO and LHLO (RFC 5321 section 4.1.1.1, RFC
-// 2033 section 4.1): it records the client's name (unless XCLIENT gave
-// one, which stands), aborts any transaction (section 4.1.4) and, for EHLO
-// and LHLO, advertises the extensions (XCLIENT only to clients in
+// handleHELO, handleEHLO and handleLHLO answer the greetings (RFC 5321
+// section 4.1.1.1, RFC 2033 section 4.1); see hello.
+func (c *Conn) handleHELO(args []byte) outcome { return c.hello(textproto.VerbHELO, args) }
+func (c *Conn) handleEHLO(args []byte) outcome { return c.hello(textproto.VerbEHLO, args) }
+func (c *Conn) handleLHLO(args []byte) outcome { return c.hello(textproto.VerbLHLO, args) }
+
+// hello records the client's name (unless XCLIENT gave one, which
+// stands), aborts any transaction (section 4.1.4) and, for EHLO and LHLO,
+// advertises the extensions (XCLIENT only to clients in
 // Server.XCLIENTTrusted).
-func (c *Conn) handleHello(verb textproto.Verb, args []byte) {
+func (c *Conn) hello(verb textproto.Verb, args []byte) outcome {
 	if len(args) == 0 {
-		c.reply(501, EnhancedCode{5, 5, 4}, "Syntax: "+verb.String()+" hostname")
-		return
+		return answer(501, EnhancedCode{5, 5, 4}, "Syntax: "+verb.String()+" hostname")
 	}
-	c.resetTransaction()
-	c.state = stateGreeted
 	helo, fromXCLIENT := c.xclientHELO()
 	if !fromXCLIENT {
 		helo = string(args)
 	}
-	c.mu.Lock()
-	c.helo = helo
-	c.esmtp = verb != textproto.VerbHELO
-	c.mu.Unlock()
-	if !c.esmtp {
-		c.exts = extensions.Set{}
-		c.setLimits()
-		c.reply(250, EnhancedCode{}, c.srv.hostname)
-		return
+
+	if verb == textproto.VerbHELO {
+		c.greeted(helo, false, extensions.Set{})
+		return answer(250, EnhancedCode{}, c.srv.hostname)
 	}
-	c.exts = c.srv.extensionSet(c.tlsState != nil, c.authMechanisms())
-	c.advertiseXCLIENT()
-	c.setLimits()
-	lines := append([]string{c.srv.hostname + " greets " + safeName(c.helo)}, c.exts.Lines()...)
-	c.writeReply(textproto.Reply{Code: 250, Lines: lines})
+
+	exts := c.srv.extensionSet(c.tlsState != nil, c.authMechanisms())
+	if c.xclient != nil {
+		exts.Add(extensions.XClient, xclientAttributeNames)
+	}
+	c.greeted(helo, true, exts)
+	lines := append([]string{c.srv.hostname + " greets " + safeName(helo)}, exts.Lines()...)
+	return outcome{code: 250, lines: lines}
 }
 
 // authMechanisms returns the mechanisms to advertise: none when the

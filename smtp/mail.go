@@ -15,35 +15,28 @@ import (
 // reverse-path and the parameters, checks each parameter against the
 // extensions advertised (555 5.5.4 for one that was not, RFC 5321 section
 // 4.1.1.11; 501 5.5.4 for a bad value) and hands them to Session.Mail.
-func (c *Conn) handleMail(args []byte) {
-	if c.srv.RequireAuth && c.identity == nil {
-		c.reply(530, EnhancedCode{5, 7, 0}, "Authentication required") // RFC 4954 section 6
-		return
-	}
+func (c *Conn) handleMail(args []byte) outcome {
 	utf8 := c.esmtp && !c.srv.DisableSMTPUTF8 && containsFold(args, " SMTPUTF8")
 	path, params, err := textproto.ParseMail(args, textproto.ParseOptions{SMTPUTF8: utf8, Lenient: c.srv.LenientPaths})
 	if err != nil {
-		c.replyError(err)
-		return
+		return failure(err)
 	}
 	opts := &c.mailOpts
 	*opts = MailOptions{}
 	for i := range params {
 		if perr := c.mailParam(opts, &params[i]); perr != nil {
-			c.replyError(paramError(perr, params[i].Keyword))
-			return
+			return failure(paramError(perr, params[i].Keyword))
 		}
 	}
 	if max := c.srv.MaxMessageBytes; max > 0 && opts.Size > max {
-		c.reply(552, EnhancedCode{5, 3, 4}, "Message size exceeds fixed maximum message size") // RFC 1870 section 6.1
-		return
+		return answer(552, EnhancedCode{5, 3, 4}, "Message size exceeds fixed maximum message size") // RFC 1870 section 6.1
 	}
+
 	if err := c.session.Mail(c.ctx, path.String(), opts); err != nil {
-		c.backendError("MAIL", err)
-		return
+		return backendFailure("MAIL", err)
 	}
-	c.state = stateMail
-	c.reply(250, EnhancedCode{2, 1, 0}, "Sender OK")
+	c.mailAccepted()
+	return answer(250, EnhancedCode{2, 1, 0}, "Sender OK")
 }
 
 // mailParam checks one MAIL parameter and stores it in opts.

@@ -11,33 +11,30 @@ import (
 // beyond Server.MaxRecipients get 452 4.5.3 (section 4.5.3.1.10) while
 // those accepted before stay accepted; "RCPT TO:<>" is 553 5.1.3 (the
 // null path is no recipient).
-func (c *Conn) handleRcpt(args []byte) {
+func (c *Conn) handleRcpt(args []byte) outcome {
 	if len(c.rcpts) >= orDefault(c.srv.MaxRecipients, DefaultMaxRecipients) {
-		c.replyUncounted(452, EnhancedCode{4, 5, 3}, "Too many recipients")
-		return
+		o := answer(452, EnhancedCode{4, 5, 3}, "Too many recipients")
+		o.uncounted = true // the server's limit, no fault of the client's
+		return o
 	}
-	utf8 := c.mailOpts.UTF8
-	path, params, err := textproto.ParseRcpt(args, textproto.ParseOptions{SMTPUTF8: utf8, Lenient: c.srv.LenientPaths})
+	path, params, err := textproto.ParseRcpt(args, textproto.ParseOptions{SMTPUTF8: c.mailOpts.UTF8, Lenient: c.srv.LenientPaths})
 	if err != nil {
-		c.replyError(err)
-		return
+		return failure(err)
 	}
 	opts := &c.rcptOpts
 	*opts = RcptOptions{}
 	for i := range params {
 		if perr := c.rcptParam(opts, &params[i]); perr != nil {
-			c.replyError(paramError(perr, params[i].Keyword))
-			return
+			return failure(paramError(perr, params[i].Keyword))
 		}
 	}
+
 	to := path.String()
 	if err := c.session.Rcpt(c.ctx, to, opts); err != nil {
-		c.backendError("RCPT", err)
-		return
+		return backendFailure("RCPT", err)
 	}
-	c.rcpts = append(c.rcpts, to)
-	c.state = stateRcpt
-	c.reply(250, EnhancedCode{2, 1, 5}, "Recipient OK")
+	c.rcptAccepted(to)
+	return answer(250, EnhancedCode{2, 1, 5}, "Recipient OK")
 }
 
 // rcptParam checks one RCPT parameter and stores it in opts.
@@ -110,11 +107,4 @@ func (c *Conn) rcptParam(opts *RcptOptions, p *textproto.Param) error {
 		return errUnknownParam
 	}
 	return nil
-}
-
-// replyUncounted is reply for an error that is no fault of the client's
-// and does not count towards Server.MaxErrors.
-func (c *Conn) replyUncounted(code int, enh EnhancedCode, text string) {
-	c.errors--
-	c.reply(code, enh, text)
 }

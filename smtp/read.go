@@ -12,6 +12,9 @@ import (
 // away, looking for its end, before the connection is closed.
 const maxDiscard = 1 << 20
 
+// farewellTimeout bounds the write of the last reply of a connection.
+const farewellTimeout = 10 * time.Second
+
 // errShuttingDown ends an idle connection during Shutdown.
 var errShuttingDown = errors.New("smtp: server shutting down")
 
@@ -60,9 +63,14 @@ func (c *Conn) setReadDeadline() {
 }
 
 // setWriteDeadline arms the timeout of the next write, with the same
-// economy as setReadDeadline.
+// economy as setReadDeadline. The last write of a connection that is
+// closing, its farewell, gets at most farewellTimeout: the client may not
+// be reading any more.
 func (c *Conn) setWriteDeadline() {
 	timeout := orDefault(c.srv.WriteTimeout, DefaultWriteTimeout)
+	if c.closing {
+		timeout = min(timeout, farewellTimeout)
+	}
 	d := time.Now().Add(timeout)
 	if !c.writeDL.IsZero() && !d.Before(c.writeDL) && d.Sub(c.writeDL) < timeout/64 {
 		return
@@ -87,52 +95,51 @@ func (c *Conn) beginBody() {
 // endBody switches back to the command timeout.
 func (c *Conn) endBody() { c.dataDeadline = time.Time{} }
 
-// readCommand returns the next command line without its CRLF. It returns
-// a nil line and no error when the line was refused here (too long, bare
-// LF) and already answered. The line is valid until the next read.
-func (c *Conn) readCommand() ([]byte, error) {
-	if c.pending != nil {
-		line := c.pending
-		c.pending = nil
-		return line, nil
-	}
+// readCommand returns the next command line without its CRLF, valid until
+// the next read. A line refused as it is read (too long, ended by a bare
+// LF) comes back nil, with its refusal.
+func (c *Conn) readCommand() (line []byte, refused outcome, err error) {
 	if c.r == nil || c.r.Buffered() == 0 {
 		if err := c.waitForInput(); err != nil {
-			return nil, err
+			return nil, outcome{}, err
 		}
 	}
-	line, err := c.r.ReadSlice('\n')
-	if err == bufio.ErrBufferFull {
-		// Longer than any command may be: discard up to the LF without
-		// keeping it (RFC 5321 section 4.5.3.1.4; 4.5.3.1.10 suggests 500).
-		// A client that never sends LF is cut off after maxDiscard.
-		discarded := len(line)
-		for err == bufio.ErrBufferFull && discarded <= maxDiscard {
-			line, err = c.r.ReadSlice('\n')
-			discarded += len(line)
-		}
-		if err != nil && err != bufio.ErrBufferFull {
-			return nil, err
-		}
-		if err == bufio.ErrBufferFull {
-			c.reply(500, EnhancedCode{5, 5, 6}, "Line too long; closing connection")
-			c.closing = true
-			return nil, nil
-		}
-		c.reply(500, EnhancedCode{5, 5, 6}, "Line too long")
-		return nil, nil
+	line, err = c.r.ReadSlice('\n')
+	switch {
+	case err == bufio.ErrBufferFull:
+		refused, err = c.discardLongLine(len(line))
+		return nil, refused, err
+	case err != nil:
+		return nil, outcome{}, err
 	}
-	if err != nil {
-		return nil, err
-	}
+
 	n := len(line) - 1
 	if n > 0 && line[n-1] == '\r' {
 		n--
 	} else if !c.srv.AllowBareLineEndings {
-		c.reply(500, EnhancedCode{5, 5, 2}, "Bare LF received; end commands with CRLF")
-		return nil, nil
+		return nil, answer(500, EnhancedCode{5, 5, 2}, "Bare LF received; end commands with CRLF"), nil
 	}
-	return line[:n], nil
+	return line[:n], outcome{}, nil
+}
+
+// discardLongLine reads and drops the rest of a line longer than any
+// command may be, up to its LF (RFC 5321 section 4.5.3.1.4; 4.5.3.1.10
+// suggests 500). A client that sends maxDiscard octets without an LF is
+// cut off.
+func (c *Conn) discardLongLine(discarded int) (outcome, error) {
+	err := bufio.ErrBufferFull
+	for err == bufio.ErrBufferFull && discarded <= maxDiscard {
+		var line []byte
+		line, err = c.r.ReadSlice('\n')
+		discarded += len(line)
+	}
+	switch err {
+	case nil:
+		return answer(500, EnhancedCode{5, 5, 6}, "Line too long"), nil
+	case bufio.ErrBufferFull:
+		return answer(500, EnhancedCode{5, 5, 6}, "Line too long; closing connection").closeAfter(), nil
+	}
+	return outcome{}, err
 }
 
 // waitForInput waits for the client with no read buffer held: it flushes
@@ -201,7 +208,6 @@ func (c *Conn) discardInput() {
 		c.r.Discard(c.r.Buffered())
 	}
 	c.in.pending = nil
-	c.pending = nil
 	c.releaseReader()
 }
 

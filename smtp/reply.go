@@ -10,6 +10,168 @@ import (
 // errTooManyErrors ends a connection that reached Server.MaxErrors.
 var errTooManyErrors = errors.New("smtp: too many errors")
 
+// An outcome is what a command handler decided: the reply to send and
+// whether the connection ends after it. Handlers return one and never
+// write replies themselves; respond writes it, counts it towards the error
+// limits and ends the connection when it must. The zero outcome sends
+// nothing.
+//
+// The reply is, in this order of precedence: err (an *Error or a
+// *textproto.ParseError as it is, any other error as 451 4.3.0), lines (a
+// multi-line reply through the textproto encoder), or code, enh and text
+// (one line whose text is a trusted constant or the server's host name,
+// written without allocating).
+type outcome struct {
+	code  int
+	enh   EnhancedCode
+	text  string
+	lines []string
+	err   error
+	// op names the Session method whose error err is, for the log; ""
+	// for errors of the server's own.
+	op string
+
+	// close ends the connection once the reply is out.
+	close bool
+	// uncounted keeps an error reply that is no fault of the client's
+	// (a limit of the server's, such as too many recipients) out of the
+	// count of Server.MaxErrors.
+	uncounted bool
+	// authFailed counts the reply towards Server.MaxAuthFailures.
+	authFailed bool
+}
+
+// isZero reports whether o is the zero outcome: nothing to send, nothing
+// to end.
+func (o outcome) isZero() bool {
+	return o.code == 0 && o.err == nil && o.lines == nil && !o.close
+}
+
+// answer is the outcome of a one-line reply with trusted text.
+func answer(code int, enh EnhancedCode, text string) outcome {
+	return outcome{code: code, enh: enh, text: text}
+}
+
+// failure is the outcome of answering err (see outcome).
+func failure(err error) outcome { return outcome{err: err} }
+
+// backendFailure is the outcome of a Session method's error: sent as it
+// is when it is an *Error, otherwise logged (at Warn, with op) and
+// answered 451 4.3.0 without its text.
+func backendFailure(op string, err error) outcome { return outcome{err: err, op: op} }
+
+// closeAfter returns o with the connection to end after its reply.
+func (o outcome) closeAfter() outcome {
+	o.close = true
+	return o
+}
+
+// hangUp is the outcome of ending the connection without a reply.
+var hangUp = outcome{close: true}
+
+// respond writes o's reply, counts it towards Server.MaxErrors and
+// Server.MaxAuthFailures (sending 421 4.7.0 and closing once either is
+// reached), and marks the connection to close when o says so. It is the
+// one place that writes a command's final reply.
+func (c *Conn) respond(o outcome) {
+	code := c.writeOutcome(o)
+	c.countError(code, o.uncounted)
+	if o.authFailed {
+		c.countAuthFailure()
+	}
+	if o.close {
+		c.closing = true
+	}
+}
+
+// writeOutcome writes o's reply, if any, and returns its code.
+func (c *Conn) writeOutcome(o outcome) int {
+	switch {
+	case o.err != nil:
+		return c.writeError(o.op, o.err)
+	case o.lines != nil:
+		return c.writeReply(textproto.Reply{Code: o.code, Enhanced: o.enh, Lines: o.lines})
+	case o.code != 0:
+		c.writeLine(o.code, o.enh, o.text)
+	}
+	return o.code
+}
+
+// writeLine writes a one-line reply whose text is a trusted constant (or
+// the server's own host name): code, enhanced code unless switched off,
+// text. It does not allocate.
+func (c *Conn) writeLine(code int, enh EnhancedCode, text string) {
+	if c.srv.DisableEnhancedStatusCodes {
+		enh = EnhancedCode{}
+	}
+	w := c.writer()
+	w.Write(textproto.AppendReplyLine(w.AvailableBuffer(), code, enh, text))
+}
+
+// writeReply writes r through the textproto encoder, which makes any text
+// safe for the wire (a backend's, a peer's), and returns its code.
+func (c *Conn) writeReply(r textproto.Reply) int {
+	if c.srv.DisableEnhancedStatusCodes {
+		r.Enhanced = EnhancedCode{}
+	}
+	w := c.writer()
+	w.Write(textproto.AppendReply(w.AvailableBuffer(), &r))
+	return r.Code
+}
+
+// writeError answers with err: an *Error or *textproto.ParseError as it
+// is, anything else as 451 4.3.0 without its text (RFC 3463: 4.3.0 "other
+// or undefined mail system status"), logged with op when op is set.
+func (c *Conn) writeError(op string, err error) int {
+	var se *Error
+	var pe *textproto.ParseError
+	switch {
+	case errors.As(err, &se):
+		return c.writeReply(se.Reply())
+	case errors.As(err, &pe):
+		return c.writeReply(pe.Reply())
+	}
+	if op != "" {
+		c.srv.logger().Warn("smtp: backend error", "op", op, "remote", c.remote, "err", err)
+	}
+	c.writeLine(451, EnhancedCode{4, 3, 0}, "Requested action aborted: local error in processing")
+	return 451
+}
+
+// countError counts an error reply, and ends the connection with 421 4.7.0
+// once Server.MaxErrors is reached. A 421 is the server's own farewell and
+// is not counted.
+func (c *Conn) countError(code int, uncounted bool) {
+	if code < 400 || code == 421 || uncounted {
+		return
+	}
+	c.errors++
+	limit := orDefault(c.srv.MaxErrors, DefaultMaxErrors)
+	if limit > 0 && c.errors >= limit && !c.closing {
+		c.writeLine(421, EnhancedCode{4, 7, 0}, c.srv.hostname+" Too many errors, closing connection")
+		c.closing = true
+	}
+}
+
+// countAuthFailure counts a failed AUTH exchange (RFC 4954 section 6) and
+// ends the connection with 421 4.7.0 once Server.MaxAuthFailures is
+// reached.
+func (c *Conn) countAuthFailure() {
+	c.authFailures++
+	if c.authFailures >= orDefault(c.srv.MaxAuthFailures, DefaultMaxAuthFailures) && !c.closing {
+		c.writeLine(421, EnhancedCode{4, 7, 0}, c.srv.hostname+" Too many authentication failures, closing connection")
+		c.closing = true
+	}
+}
+
+// sendNow writes an intermediate reply that the client waits for before it
+// goes on (354 before a body, 334 in AUTH, 220 before a TLS handshake) and
+// flushes it with every reply buffered before it.
+func (c *Conn) sendNow(code int, enh EnhancedCode, text string) error {
+	c.writeLine(code, enh, text)
+	return c.flush()
+}
+
 // writer returns the connection's write buffer, taking one from the pool
 // when none is held. Replies accumulate there until flush: RFC 2920
 // section 3.2 has the server send the replies to a group of pipelined
@@ -23,7 +185,8 @@ func (c *Conn) writer() *bufio.Writer {
 }
 
 // flush sends the buffered replies and gives the buffer back to the pool,
-// so that a connection waiting for its client holds none.
+// so that a connection waiting for its client holds none. A failed write
+// ends the connection.
 func (c *Conn) flush() error {
 	w := c.w
 	if w == nil {
@@ -41,94 +204,4 @@ func (c *Conn) flush() error {
 		c.closing = true
 	}
 	return err
-}
-
-// reply writes a one-line reply whose text is a trusted constant (or the
-// server's own host name): code, enhanced code unless switched off, text.
-// It does not allocate. Error replies count towards Server.MaxErrors.
-func (c *Conn) reply(code int, enh EnhancedCode, text string) {
-	w := c.writer()
-	b := w.AvailableBuffer()
-	b = appendCode(b, code)
-	b = append(b, ' ')
-	if enh != (EnhancedCode{}) && !c.srv.DisableEnhancedStatusCodes {
-		b = appendEnhanced(b, enh)
-		b = append(b, ' ')
-	}
-	b = append(b, text...)
-	b = append(b, '\r', '\n')
-	w.Write(b)
-	c.countError(code)
-}
-
-// writeReply writes r through the textproto encoder, which makes any text
-// safe for the wire (a backend's, a peer's).
-func (c *Conn) writeReply(r textproto.Reply) {
-	if c.srv.DisableEnhancedStatusCodes {
-		r.Enhanced = EnhancedCode{}
-	}
-	w := c.writer()
-	w.Write(textproto.AppendReply(w.AvailableBuffer(), &r))
-	c.countError(r.Code)
-}
-
-// replyError answers with err: an *Error or *textproto.ParseError as it
-// is, anything else as 451 4.3.0 without its text (RFC 3463: 4.3.0 "other
-// or undefined mail system status").
-func (c *Conn) replyError(err error) {
-	var se *Error
-	var pe *textproto.ParseError
-	switch {
-	case errors.As(err, &se):
-		c.writeReply(se.Reply())
-	case errors.As(err, &pe):
-		c.writeReply(pe.Reply())
-	default:
-		c.reply(451, EnhancedCode{4, 3, 0}, "Requested action aborted: local error in processing")
-	}
-}
-
-// replyParseError answers a syntax error found by textproto.
-func (c *Conn) replyParseError(err error) { c.replyError(err) }
-
-// countError counts an error reply, and ends the connection with 421 4.7.0
-// once Server.MaxErrors is reached.
-func (c *Conn) countError(code int) {
-	if code < 400 || code == 421 {
-		return
-	}
-	c.errors++
-	limit := orDefault(c.srv.MaxErrors, DefaultMaxErrors)
-	if limit > 0 && c.errors >= limit && !c.closing {
-		c.closing = true
-		c.reply(421, EnhancedCode{4, 7, 0}, c.srv.hostname+" Too many errors, closing connection")
-	}
-}
-
-// appendCode appends a three-digit reply code.
-func appendCode(b []byte, code int) []byte {
-	return append(b, byte('0'+code/100%10), byte('0'+code/10%10), byte('0'+code%10))
-}
-
-// appendEnhanced appends class.subject.detail (RFC 3463 section 2).
-func appendEnhanced(b []byte, e EnhancedCode) []byte {
-	b = appendSmall(b, e[0])
-	b = append(b, '.')
-	b = appendSmall(b, e[1])
-	b = append(b, '.')
-	return appendSmall(b, e[2])
-}
-
-// appendSmall appends a non-negative number of at most three digits, as
-// the parts of an enhanced code are.
-func appendSmall(b []byte, n int) []byte {
-	switch {
-	case n < 0:
-		return append(b, '0')
-	case n < 10:
-		return append(b, byte('0'+n))
-	case n < 100:
-		return append(b, byte('0'+n/10), byte('0'+n%10))
-	}
-	return append(b, byte('0'+n/100%10), byte('0'+n/10%10), byte('0'+n%10))
 }

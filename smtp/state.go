@@ -1,14 +1,19 @@
 package smtp
 
-import "github.com/postwire/postwire/textproto"
+import (
+	"github.com/postwire/postwire/extensions"
+	"github.com/postwire/postwire/sasl"
+)
 
 // state is where a connection stands in the SMTP dialogue (RFC 5321
-// section 4.1.4 orders the commands; RFC 3030 section 2 adds BDAT).
+// section 4.1.4 orders the commands; RFC 3030 section 2 adds BDAT). The
+// command table (commands.go) says which command each state allows; the
+// functions below are the only ones that change it, one per transition.
 type state uint8
 
 const (
 	// stateConnected: the greeting was sent, no HELO/EHLO/LHLO yet (and
-	// again after STARTTLS, RFC 3207 section 4.2).
+	// again after STARTTLS, RFC 3207 section 4.2, or XCLIENT).
 	stateConnected state = iota
 	// stateGreeted: HELO/EHLO/LHLO accepted, no transaction.
 	stateGreeted
@@ -16,7 +21,9 @@ const (
 	stateMail
 	// stateRcpt: MAIL and at least one RCPT accepted.
 	stateRcpt
-	// stateBDAT: BDAT chunks are arriving, the LAST one not yet.
+	// stateBDAT: a BDAT body is being read, its LAST chunk not yet; or a
+	// command came between its chunks, ended the body, and is about to be
+	// judged (see commands.go).
 	stateBDAT
 	numStates
 )
@@ -28,90 +35,99 @@ func (s state) String() string { return stateNames[s] }
 // inTransaction reports whether a mail transaction is open.
 func (s state) inTransaction() bool { return s >= stateMail }
 
-// numVerbs bounds textproto.Verb for the table.
-const numVerbs = int(textproto.VerbXCLIENT) + 1
+// states is a set of states, for the command table.
+type states uint8
 
-// allowed is THE table of which command may be sent in which state. A
-// command that is not allowed gets 503 5.5.1 (RFC 5321 section 4.3.2)
-// and changes nothing; handlers never re-check the order of commands.
-//
-// Column notes:
-//   - HELO, EHLO and LHLO may come at any time but between BDAT chunks;
-//     they abort a transaction (RFC 5321 section 4.1.4).
-//   - MAIL needs a greeting and no open transaction (section 4.1.1.2,
-//     3.3); RCPT needs MAIL; DATA and BDAT need an accepted recipient
-//     (section 3.3, RFC 3030 section 2), in LMTP too (RFC 2033 section
-//     4.2: 503).
-//   - Between BDAT chunks only BDAT, RSET, QUIT, NOOP and HELP make sense
-//     (RFC 3030 section 3); RSET and QUIT abort the message.
-//   - STARTTLS and AUTH are refused inside a transaction (RFC 3207
-//     section 4, RFC 4954 section 4); AUTH also needs EHLO, checked by its
-//     handler against what was advertised.
-//   - XCLIENT may come at any time but inside a transaction
-//     (XCLIENT_README); whether the client may use it is its handler's
-//     business (550 5.7.0).
-//   - Commands that are only ever answered 502 (ETRN, TURN, ...) are
-//     allowed everywhere but between BDAT chunks, so that their answer
-//     does not depend on the state.
-var allowed = func() (t [numStates][numVerbs]bool) {
-	anyTime := []textproto.Verb{textproto.VerbRSET, textproto.VerbNOOP, textproto.VerbQUIT, textproto.VerbHELP}
-	outsideBDAT := []textproto.Verb{
-		textproto.VerbHELO, textproto.VerbEHLO, textproto.VerbLHLO,
-		textproto.VerbVRFY, textproto.VerbEXPN,
-		textproto.VerbETRN, textproto.VerbTURN, textproto.VerbATRN,
-		textproto.VerbSEND, textproto.VerbSOML, textproto.VerbSAML,
+// in makes the set of the given states.
+func in(list ...state) states {
+	var set states
+	for _, s := range list {
+		set |= 1 << s
 	}
-	for s := range numStates {
-		for _, v := range anyTime {
-			t[s][v] = true
-		}
-		if s != stateBDAT {
-			for _, v := range outsideBDAT {
-				t[s][v] = true
-			}
-		}
-	}
-	for _, s := range []state{stateConnected, stateGreeted} {
-		t[s][textproto.VerbSTARTTLS] = true
-		t[s][textproto.VerbXCLIENT] = true
-	}
-	t[stateGreeted][textproto.VerbAUTH] = true
-	t[stateGreeted][textproto.VerbMAIL] = true
-	t[stateMail][textproto.VerbRCPT] = true
-	t[stateRcpt][textproto.VerbRCPT] = true
-	t[stateRcpt][textproto.VerbDATA] = true
-	t[stateRcpt][textproto.VerbBDAT] = true
-	t[stateBDAT][textproto.VerbBDAT] = true
-	return t
-}()
+	return set
+}
 
-// refusal is the text of the 503 for a command out of sequence, chosen by
-// what the state lacks.
-func refusal(s state, v textproto.Verb) string {
-	switch {
-	case s == stateConnected && v != textproto.VerbAUTH:
-		return "Send HELO/EHLO first"
-	case s == stateBDAT:
-		return "Only BDAT, RSET, NOOP, HELP or QUIT between BDAT chunks"
+func (set states) has(s state) bool { return set&(1<<s) != 0 }
+
+// greeted: HELO, EHLO or LHLO was accepted (RFC 5321 section 4.1.1.1). Any
+// transaction is aborted first (section 4.1.4), and the extensions in
+// force, and with them the command line limits, become exts (empty after
+// HELO).
+func (c *Conn) greeted(helo string, esmtp bool, exts extensions.Set) {
+	c.endTransaction()
+	c.state = stateGreeted
+	c.mu.Lock()
+	c.helo, c.esmtp = helo, esmtp
+	c.mu.Unlock()
+	c.exts = exts
+	c.setLimits()
+}
+
+// mailAccepted: MAIL opened a transaction (RFC 5321 section 4.1.1.2).
+func (c *Conn) mailAccepted() { c.state = stateMail }
+
+// rcptAccepted: RCPT added a recipient (RFC 5321 section 4.1.1.3).
+func (c *Conn) rcptAccepted(to string) {
+	c.rcpts = append(c.rcpts, to)
+	c.state = stateRcpt
+}
+
+// chunksStarted: the first BDAT chunk of a message arrived (RFC 3030
+// section 2).
+func (c *Conn) chunksStarted() { c.state = stateBDAT }
+
+// endTransaction: the transaction, if any, is over: its message answered,
+// or aborted by RSET, QUIT, HELO/EHLO or a broken body. The session is
+// told (Session.Reset) and the recipients forgotten; the greeting stays.
+func (c *Conn) endTransaction() {
+	if c.state.inTransaction() {
+		c.session.Reset()
 	}
-	switch v {
-	case textproto.VerbMAIL:
-		return "Nested MAIL command"
-	case textproto.VerbRCPT:
-		return "Need MAIL before RCPT"
-	case textproto.VerbDATA, textproto.VerbBDAT:
-		// 503 in LMTP too: RFC 2033 section 4.2 says a DATA without an
-		// accepted recipient "MUST fail with a 503 reply code".
-		return "Need RCPT (recipient) first"
-	case textproto.VerbAUTH:
-		if s == stateConnected {
-			return "Send EHLO first"
-		}
-		return "AUTH not allowed during a mail transaction"
-	case textproto.VerbSTARTTLS:
-		return "STARTTLS not allowed during a mail transaction"
-	case textproto.VerbXCLIENT:
-		return "XCLIENT not allowed during a mail transaction"
+	if c.state > stateGreeted {
+		c.state = stateGreeted
 	}
-	return "Bad sequence of commands"
+	clear(c.rcpts)
+	c.rcpts = c.rcpts[:0]
+}
+
+// messageAccepted: a message was accepted for at least one recipient. The
+// transaction is over and the count towards Server.MaxErrors restarts.
+func (c *Conn) messageAccepted() {
+	c.errors = 0
+	c.endTransaction()
+}
+
+// startOver takes the connection back to where it was after the greeting,
+// as STARTTLS (RFC 3207 section 4.2) and XCLIENT require: the session is
+// logged out, the transaction, HELO name, extensions and login forgotten
+// (but for a login XCLIENT announced), and a new session opened. update,
+// when not nil, runs under c.mu before the new session is asked for, so
+// that the Backend sees what it changes (XCLIENT's addresses). The
+// outcome is the Backend's refusal when it gives no session (see
+// openSession), the zero outcome otherwise.
+func (c *Conn) startOver(after string, update func()) outcome {
+	c.endTransaction()
+	if err := c.session.Logout(); err != nil {
+		c.srv.logger().Warn("smtp: Session.Logout failed", "err", err)
+	}
+	c.session = nil
+	c.state = stateConnected
+	c.exts = extensions.Set{}
+	c.authFailures = 0
+	c.mu.Lock()
+	c.helo, c.esmtp = "", false
+	if update != nil {
+		update()
+	}
+	c.identity, c.authMech = xclientLogin(c.xclient)
+	c.mu.Unlock()
+	c.setLimits()
+	return c.openSession(after)
+}
+
+// authenticated: AUTH succeeded (RFC 4954 section 4) as id with mech.
+func (c *Conn) authenticated(id *sasl.Identity, mech string) {
+	c.mu.Lock()
+	c.identity, c.authMech = id, mech
+	c.mu.Unlock()
 }

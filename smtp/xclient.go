@@ -7,7 +7,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/postwire/postwire/extensions"
 	"github.com/postwire/postwire/internal/ascii"
 	"github.com/postwire/postwire/sasl"
 	"github.com/postwire/postwire/textproto"
@@ -83,14 +82,6 @@ func (c *Conn) XCLIENT() (XCLIENTAttributes, bool) {
 	return st.attrs, st.attrs != XCLIENTAttributes{}
 }
 
-// advertiseXCLIENT adds XCLIENT to the EHLO/LHLO keywords for a trusted
-// client.
-func (c *Conn) advertiseXCLIENT() {
-	if c.xclient != nil {
-		c.exts.Add(extensions.XClient, xclientAttributeNames)
-	}
-}
-
 // xclientHELO returns the HELO name XCLIENT announced, which a later
 // HELO/EHLO does not replace (XCLIENT_README: the server "must not reset
 // attributes that were received with the last XCLIENT command. This
@@ -108,36 +99,30 @@ func (c *Conn) xclientHELO() (string, bool) {
 	return "", false
 }
 
-// handleXCLIENT answers XCLIENT. The state table allows it outside a mail
+// handleXCLIENT answers XCLIENT. The command table allows it outside a mail
 // transaction only (503 otherwise: "The XCLIENT command may be sent at any
-// time, except in the middle of a mail delivery transaction"). With
-// Server.XCLIENTTrusted empty XCLIENT is off and answered 502 5.5.1 like
-// any command not offered; a client outside the list gets 550 5.7.0
-// (XCLIENT_README: "insufficient authorization"), a malformed command 501
+// time, except in the middle of a mail delivery transaction"), and with
+// Server.XCLIENTTrusted empty XCLIENT is not offered (502 5.5.1). A
+// client outside the list gets 550 5.7.0 (XCLIENT_README: "insufficient
+// authorization"), a malformed command 501
 // 5.5.4 and changes nothing. On success the connection goes back to the
 // greeting stage, as after STARTTLS: the Session is logged out and a new
 // one made (seeing the new addresses), any AUTH login not announced by
 // XCLIENT is forgotten, the 220 greeting is sent again, and the client
 // must send EHLO. TLS stays as it is. If the Backend refuses the new
 // session, its *Error (or 421 4.3.0) is sent and the connection closed.
-func (c *Conn) handleXCLIENT(args []byte) {
+func (c *Conn) handleXCLIENT(args []byte) outcome {
 	st := c.xclient
-	switch {
-	case len(c.srv.XCLIENTTrusted) == 0:
-		c.reply(502, EnhancedCode{5, 5, 1}, "XCLIENT not available")
-		return
-	case st == nil:
-		c.reply(550, EnhancedCode{5, 7, 0}, "Insufficient authorization for XCLIENT")
-		return
+	if st == nil {
+		return answer(550, EnhancedCode{5, 7, 0}, "Insufficient authorization for XCLIENT")
 	}
 	cmd, err := parseXCLIENT(args)
 	if err != nil {
-		c.replyParseError(err)
-		return
+		return failure(err)
 	}
 	c.srv.logger().Info("smtp: XCLIENT", "remote", c.remote, "args", string(args))
 
-	restarted := c.startOver(" after XCLIENT", func() {
+	refused := c.startOver(" after XCLIENT", func() {
 		cmd.mergeInto(&st.attrs)
 		if h := st.attrs.HELO; h != XCLIENTUnavailable {
 			c.helo = h
@@ -145,9 +130,10 @@ func (c *Conn) handleXCLIENT(args []byte) {
 		c.remote = cmd.endpoint(c.remote, xAddr, xPort)
 		c.local = cmd.endpoint(c.local, xDestAddr, xDestPort)
 	})
-	if restarted {
-		c.greet()
+	if refused.close {
+		return refused
 	}
+	return c.greeting()
 }
 
 // xclientLogin returns the login that XCLIENT's LOGIN attribute announced
