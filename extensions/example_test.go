@@ -25,7 +25,7 @@ func ExampleParse() {
 	// Output:
 	// 10240000 [PLAIN LOGIN] true
 	// true true false
-	// 1138 1012
+	// 1148 1042
 }
 
 func ExampleSet_Add() {

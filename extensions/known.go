@@ -26,42 +26,67 @@ const CommandLineBase = 512
 // known is the one table of the extensions the library knows.
 //
 // The line increments are the extensions' own figures where their RFC
-// gives one:
-//   - SIZE: 26, RFC 1870 section 3 item (5), "the maximum length of a MAIL
-//     FROM command line is increased by 26 characters".
-//   - AUTH: 500, RFC 4954 section 3 item 5, the AUTH parameter "extends the
-//     maximum line length of the MAIL FROM command by 500 characters".
+// gives one; TestLineIncrementsAreTheRFCs pins each to the RFC's sentence:
+//   - SIZE: 26, RFC 1870 section 3 item (5), "the maximum length of a
+//     MAIL FROM command line is increased by 26 characters by the possible
+//     addition of the SIZE keyword and value".
+//   - AUTH: 500, RFC 4954 section 3 item 5, the AUTH parameter "extends
+//     the maximum line length of the MAIL FROM command by 500 characters".
+//   - BINARYMIME: 16, RFC 3030 section 3 item 8, "The maximum length of a
+//     MAIL FROM command line is increased by 16 characters by the possible
+//     addition of the BODY=BINARYMIME keyword and value".
 //   - SMTPUTF8: 10, RFC 6531 section 3.1 item 5, "The maximum length of a
-//     MAIL command line is increased by 10 characters".
-//   - DSN: 100 on MAIL for RET and ENVID, 500 on RCPT for NOTIFY and ORCPT,
-//     RFC 3461 section 4 items (6) and (5) (figures as remembered from the
-//     RFC; not checked against its text here).
+//     MAIL command line is increased by 10 characters to accommodate the
+//     possible addition of the SMTPUTF8 parameter."
+//   - REQUIRETLS: 11, RFC 8689 section 2 item 5, "The maximum length of a
+//     MAIL FROM command line is increased by 11 octets by the possible
+//     addition of a space and the REQUIRETLS keyword."
+//   - DSN, RCPT: 530, RFC 3461 section 5.4, "A conforming MTA MUST be able
+//     to accept SMTP command-lines which are at least 1036 characters long
+//     (530 characters for the ORCPT and NOTIFY parameters of the RCPT
+//     command, in addition to the 512 characters required by [1])". The
+//     RFC's total does not add up (512 + 530 is 1042); 530 is what its own
+//     sizes give, ORCPT 500 and NOTIFY 28 each with a space before it.
+//   - DSN, MAIL: 110. RFC 3461 gives no MAIL figure; section 5.4 has a
+//     conforming MTA accept "(a) ENVID parameter: 100 characters" and
+//     "(d) RET parameter: 8 characters", counted with the keyword and "="
+//     (RET=FULL is 8, and item (b)'s NOTIFY 28 is
+//     NOTIFY=SUCCESS,FAILURE,DELAY); with a space before each, 101 + 9.
 //
 // Where the RFC gives none, the increment is the length of the longest
 // form of the parameter with its leading space, so that a server never
 // refuses a line the extension allows:
-//   - 8BITMIME: 14, " BODY=8BITMIME" (RFC 6152 section 2).
-//   - BINARYMIME: 16, " BODY=BINARYMIME" (RFC 3030 section 3).
-//   - REQUIRETLS: 11, " REQUIRETLS" (RFC 8689 section 4.1).
+//   - 8BITMIME: 14, " BODY=8BITMIME" (RFC 6152 section 2 defines BODY and
+//     no line increment, as RFC 1652 section 2 before it).
 //   - MT-PRIORITY: 15, " MT-PRIORITY=-9" (RFC 6710 section 3, values -9
-//     to 9).
+//     to 9). RFC 6710's text was not at hand to check for a figure.
 //   - DELIVERBY: 17, " BY=" and by-time (a sign and up to 9 digits), ";",
-//     and by-mode with the trace flag, "RT" (RFC 2852 section 4).
+//     and by-mode with the trace flag, "RT" (RFC 2852 section 4). RFC
+//     2852's text was not at hand to check for a figure.
 var known = []Extension{
 	{Keyword: Pipelining, RFC: "RFC 2920"},
-	{Keyword: EightBitMIME, RFC: "RFC 6152", MailParams: []string{"BODY"}, MailLineIncrement: 14},
-	{Keyword: Size, RFC: "RFC 1870", MailParams: []string{"SIZE"}, MailLineIncrement: 26},
+	{Keyword: EightBitMIME, RFC: "RFC 6152", MailParams: []string{"BODY"},
+		MailLineIncrement: 14}, // longest form " BODY=8BITMIME"; RFC 6152 section 2 gives none
+	{Keyword: Size, RFC: "RFC 1870", MailParams: []string{"SIZE"},
+		MailLineIncrement: 26}, // RFC 1870 section 3 item (5)
 	{Keyword: EnhancedStatusCodes, RFC: "RFC 2034"},
 	{Keyword: StartTLS, RFC: "RFC 3207"},
-	{Keyword: Auth, RFC: "RFC 4954", MailParams: []string{"AUTH"}, MailLineIncrement: 500},
+	{Keyword: Auth, RFC: "RFC 4954", MailParams: []string{"AUTH"},
+		MailLineIncrement: 500}, // RFC 4954 section 3 item 5
 	{Keyword: Chunking, RFC: "RFC 3030"},
-	{Keyword: BinaryMIME, RFC: "RFC 3030", MailParams: []string{"BODY"}, MailLineIncrement: 16},
-	{Keyword: SMTPUTF8, RFC: "RFC 6531", MailParams: []string{"SMTPUTF8"}, MailLineIncrement: 10},
+	{Keyword: BinaryMIME, RFC: "RFC 3030", MailParams: []string{"BODY"},
+		MailLineIncrement: 16}, // RFC 3030 section 3 item 8
+	{Keyword: SMTPUTF8, RFC: "RFC 6531", MailParams: []string{"SMTPUTF8"},
+		MailLineIncrement: 10}, // RFC 6531 section 3.1 item 5
 	{Keyword: DSN, RFC: "RFC 3461", MailParams: []string{"RET", "ENVID"}, RcptParams: []string{"NOTIFY", "ORCPT"},
-		MailLineIncrement: 100, RcptLineIncrement: 500},
-	{Keyword: RequireTLS, RFC: "RFC 8689", MailParams: []string{"REQUIRETLS"}, MailLineIncrement: 11},
-	{Keyword: MTPriority, RFC: "RFC 6710", MailParams: []string{"MT-PRIORITY"}, MailLineIncrement: 15},
-	{Keyword: DeliverBy, RFC: "RFC 2852", MailParams: []string{"BY"}, MailLineIncrement: 17},
+		MailLineIncrement: 110,  // RFC 3461 section 5.4 (a) and (d), each with its space
+		RcptLineIncrement: 530}, // RFC 3461 section 5.4
+	{Keyword: RequireTLS, RFC: "RFC 8689", MailParams: []string{"REQUIRETLS"},
+		MailLineIncrement: 11}, // RFC 8689 section 2 item 5
+	{Keyword: MTPriority, RFC: "RFC 6710", MailParams: []string{"MT-PRIORITY"},
+		MailLineIncrement: 15}, // longest form " MT-PRIORITY=-9" (RFC 6710 section 3)
+	{Keyword: DeliverBy, RFC: "RFC 2852", MailParams: []string{"BY"},
+		MailLineIncrement: 17}, // longest form " BY=-999999999;RT" (RFC 2852 section 4)
 	{Keyword: Limits, RFC: "RFC 9422"},
 	{Keyword: VRFY, RFC: "RFC 5321"},
 	{Keyword: EXPN, RFC: "RFC 5321"},

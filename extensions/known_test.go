@@ -42,8 +42,8 @@ func TestParamAllowed(t *testing.T) {
 			},
 			rcpt: map[string]bool{"NOTIFY": true, "orcpt": true, "SIZE": false, "RET": false, "BODY": false},
 			body: map[string]bool{"7BIT": true, "8bitmime": true, "BINARYMIME": false, "X": false},
-			// SIZE 26 + AUTH 500 + 8BITMIME 14 + DSN 100 + SMTPUTF8 10; DSN 500 on RCPT.
-			limit: [2]int{512 + 26 + 500 + 14 + 100 + 10, 512 + 500},
+			// SIZE 26 + AUTH 500 + 8BITMIME 14 + DSN 110 + SMTPUTF8 10; DSN 530 on RCPT.
+			limit: [2]int{512 + 26 + 500 + 14 + 110 + 10, 512 + 530},
 		},
 		{
 			name: "the rest",
@@ -83,6 +83,73 @@ func TestParamAllowed(t *testing.T) {
 			mail, rcpt := tt.s.CommandLineLimits()
 			assert.Equal(t, tt.limit, [2]int{mail, rcpt})
 		})
+	}
+}
+
+// TestLineIncrementsAreTheRFCs pins each extension's MAIL and RCPT line
+// increment to the figure of its RFC, quoted beside it, or, where the RFC
+// gives none, to the length of the parameter's longest form.
+func TestLineIncrementsAreTheRFCs(t *testing.T) {
+	tests := []struct {
+		keyword    string
+		mail, rcpt int
+	}{
+		// RFC 1870 section 3 item (5): "the maximum length of a MAIL FROM
+		// command line is increased by 26 characters by the possible
+		// addition of the SIZE keyword and value".
+		{Size, 26, 0},
+		// RFC 4954 section 3 item 5: "An optional parameter using the
+		// keyword "AUTH" is added to the MAIL FROM command, and extends
+		// the maximum line length of the MAIL FROM command by 500
+		// characters."
+		{Auth, 500, 0},
+		// RFC 3030 section 3 item 8: "The maximum length of a MAIL FROM
+		// command line is increased by 16 characters by the possible
+		// addition of the BODY=BINARYMIME keyword and value".
+		{BinaryMIME, 16, 0},
+		// RFC 6531 section 3.1 item 5: "The maximum length of a MAIL
+		// command line is increased by 10 characters to accommodate the
+		// possible addition of the SMTPUTF8 parameter."
+		{SMTPUTF8, 10, 0},
+		// RFC 8689 section 2 item 5: "The maximum length of a MAIL FROM
+		// command line is increased by 11 octets by the possible addition
+		// of a space and the REQUIRETLS keyword."
+		{RequireTLS, 11, 0},
+		// RFC 3461 section 5.4: "A conforming MTA MUST accept ESMTP
+		// parameters of at least the following sizes: (a) ENVID parameter:
+		// 100 characters. (b) NOTIFY parameter: 28 characters. (c) ORCPT
+		// parameter: 500 characters. (d) RET parameter: 8 characters." and
+		// "... (530 characters for the ORCPT and NOTIFY parameters of the
+		// RCPT command, in addition to the 512 characters required by
+		// [1])". MAIL has no figure of its own: ENVID and RET, each with
+		// the space before it.
+		{DSN, (1 + 100) + (1 + 8), 530},
+		// No figure in the RFC: the longest form, space included.
+		{EightBitMIME, len(" BODY=8BITMIME"), 0},
+		{MTPriority, len(" MT-PRIORITY=-9"), 0},
+		{DeliverBy, len(" BY=-999999999;RT"), 0},
+	}
+	for _, tt := range tests {
+		e, ok := Lookup(tt.keyword)
+		require.True(t, ok, tt.keyword)
+		assert.Equal(t, tt.mail, e.MailLineIncrement, "%s on MAIL", tt.keyword)
+		assert.Equal(t, tt.rcpt, e.RcptLineIncrement, "%s on RCPT", tt.keyword)
+	}
+
+	// The DSN sizes of section 5.4 count the keyword and "=": these are
+	// the longest NOTIFY and RET parameters, and they make 28 and 8.
+	assert.Len(t, "NOTIFY=SUCCESS,FAILURE,DELAY", 28)
+	assert.Len(t, "RET=FULL", 8)
+
+	// Every other known extension brings no parameter and no increment.
+	pinned := map[string]bool{}
+	for _, tt := range tests {
+		pinned[tt.keyword] = true
+	}
+	for _, e := range Known() {
+		if !pinned[e.Keyword] {
+			assert.Zero(t, e.MailLineIncrement+e.RcptLineIncrement, e.Keyword)
+		}
 	}
 }
 

@@ -2,7 +2,7 @@
 # Runs Postwire's side-by-side benchmarks (internal/compat) against go-smtp
 # and net/textproto in one run, then prints benchstat's table (impl= as the
 # columns) and the median ratio other/ours for each benchmark with its
-# target from issue 6.
+# target (the ratios of the Figures table in internal/compat/README.md).
 #
 # BenchmarkServerPipelinedCPU reads the servers' CPU time from /proc in
 # 10 ms ticks, so it runs on its own with a longer -benchtime (CPU_BENCHTIME,

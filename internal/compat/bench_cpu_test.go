@@ -140,9 +140,9 @@ func startSinkProcess(b *testing.B, impl string, conns int) *sinkProcess {
 	return s
 }
 
-// smtpSinkPath is Postfix's smtp-sink, the C reference of issue 4 (its
-// 14.6 µs per pipelined transaction), or "" when it is not installed or
-// we are not root (it needs -u to drop privileges).
+// smtpSinkPath is Postfix's smtp-sink, the C server ours is judged against
+// (its reference figure: 14.6 µs per pipelined transaction), or "" when it
+// is not installed or we are not root (it needs -u to drop privileges).
 func smtpSinkPath() string {
 	p, err := exec.LookPath("smtp-sink")
 	if err != nil || os.Geteuid() != 0 {

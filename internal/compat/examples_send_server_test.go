@@ -10,7 +10,8 @@ import (
 )
 
 // TestExampleSendToExampleServer runs the two example programs against
-// each other, as a new user would try them (issue 5's "Done when"):
+// each other, as a new user would try them (the examples must work as
+// shipped, out of the box):
 // examples/send delivers into examples/server in each mode, and the
 // message must sit in the Maildir byte for byte.
 func TestExampleSendToExampleServer(t *testing.T) {

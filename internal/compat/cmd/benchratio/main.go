@@ -22,8 +22,9 @@ import (
 	"strings"
 )
 
-// targets are the ratios issue 6 asks for, by benchmark, other impl and
-// unit.
+// targets are the ratios over go-smtp that Postwire sets itself (the
+// Figures table of internal/compat/README.md), by benchmark, other impl
+// and unit.
 var targets = map[string]float64{
 	"ServerPipelined|gosmtp|ns/op":                 2.2,
 	"ServerPipelinedCPU/conns=1|gosmtp|cpu-µs/op":  2.2,
@@ -72,8 +73,8 @@ func main() {
 }
 
 // row is one line of the table: the medians of ours and of the other
-// implementation, their ratio and, where issue 6 sets one, the target and
-// whether it is met.
+// implementation, their ratio and, where the targets set one, the target
+// and whether it is met.
 func row(name, unit, ours, other string, mo, mx float64) string {
 	ratio, target := "-", "(too short a run to measure)" // a CPU time under one tick
 	if mo != 0 {
