@@ -20,13 +20,14 @@ var errShuttingDown = errors.New("smtp: server shutting down")
 
 // connReader is what the connection's bufio.Reader reads from: first the
 // octets the idle wait read into Conn.small, then the network. Before it
-// blocks on the network it flushes the replies buffered so far, which is
-// exactly the flush rule of RFC 2920 section 3.2: replies go out when the
-// input holds no further complete command. It also sets the read deadline
-// for what is being waited for (a command, or a block of a body).
+// reads the network it flushes the replies buffered so far unless more
+// input is already waiting (pipeline.go: the flush rule of RFC 2920
+// section 3.2). It also sets the read deadline for what is being waited
+// for (a command, or a block of a body).
 type connReader struct {
-	c       *Conn
-	pending []byte
+	c        *Conn
+	pending  []byte
+	lastFull bool // the last network read filled its buffer
 }
 
 func (r *connReader) Read(p []byte) (int, error) {
@@ -36,11 +37,13 @@ func (r *connReader) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	c := r.c
-	if err := c.flush(); err != nil {
+	if err := c.flushUnlessMoreInput(); err != nil {
 		return 0, err
 	}
 	c.setReadDeadline()
-	return c.nc.Read(p)
+	n, err := c.nc.Read(p)
+	r.noteRead(n, len(p))
+	return n, err
 }
 
 // setReadDeadline arms the timeout of the next network read: the command
@@ -143,12 +146,13 @@ func (c *Conn) discardLongLine(discarded int) (outcome, error) {
 }
 
 // waitForInput waits for the client with no read buffer held: it flushes
-// the replies, returns the bufio.Reader to the pool, and blocks on a read
-// into the small array in Conn. Only when octets arrive does it take a
-// bufio.Reader again, primed with them. An idle connection thus holds
-// neither read nor write buffer.
+// the replies (unless more input is already waiting, see pipeline.go),
+// returns the bufio.Reader to the pool, and blocks on a read into the
+// small array in Conn. Only when octets arrive does it take a bufio.Reader
+// again, primed with them. An idle connection thus holds neither read nor
+// write buffer.
 func (c *Conn) waitForInput() error {
-	if err := c.flush(); err != nil {
+	if err := c.flushUnlessMoreInput(); err != nil {
 		return err
 	}
 	c.releaseReader()
@@ -165,6 +169,7 @@ func (c *Conn) waitForInput() error {
 		return errShuttingDown
 	}
 	n, err := c.nc.Read(c.small[:])
+	c.in.noteRead(n, len(c.small))
 	c.setIdle(false)
 	if n == 0 {
 		if err == nil {
