@@ -73,7 +73,7 @@ func (b *bdatReader) next() error {
 	final := c.dataDeadline
 	c.endBody()
 	line, refused, err := c.readCommand()
-	c.dataDeadline = final
+	c.inBody, c.dataDeadline = true, final
 	switch {
 	case err != nil:
 		return err

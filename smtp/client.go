@@ -115,6 +115,10 @@ func clientStart(ctx context.Context, conn net.Conn, addr string, isTLS bool, op
 	if opts != nil {
 		c.opts = *opts
 	}
+	if err := c.opts.check(); err != nil {
+		conn.Close()
+		return nil, err
+	}
 	if c.opts.LocalName == "" {
 		c.opts.LocalName = "localhost"
 	}

@@ -24,7 +24,7 @@ type Message struct {
 // end of one body leaves in the same write as the next message's MAIL,
 // RCPT and DATA (RFC 2920 section 3.1 allows the message content as the
 // first "command" of a group), so each message costs one round trip
-// instead of Send's two. With BDAT (DialOptions.Chunking and CHUNKING
+// instead of Send's two. With BDAT (CHUNKING offered and not DialOptions.DisableChunking
 // offered), up to clientWindow messages whose body fits one chunk are
 // written before the first reply is read, each after an RSET so that a
 // refused message cannot leave a transaction open for the next: many
@@ -57,7 +57,7 @@ func (c *Client) SendMany(ctx context.Context, msgs []Message) ([]SendResult, er
 	defer c.end()
 	b := clientBatch{c: c, ctx: ctx, msgs: msgs, results: results}
 	var err error
-	if c.opts.Chunking && c.ext.Has(extensions.Chunking) {
+	if !c.opts.DisableChunking && c.ext.Has(extensions.Chunking) {
 		err = b.runBDAT()
 	} else {
 		err = b.run()
@@ -95,7 +95,7 @@ func (b *clientBatch) prepareFrom(i int, rset bool) (int, clientSendState) {
 	for ; i < len(b.msgs); i++ {
 		m := &b.msgs[i]
 		if m.Envelope.MailOptions != nil && m.Envelope.MailOptions.Body == BodyBinaryMIME {
-			b.results[i].Err = errors.New("smtp: SendMany sends BINARYMIME only with DialOptions.Chunking")
+			b.results[i].Err = errors.New("smtp: SendMany sends BINARYMIME only with BDAT (DialOptions.DisableChunking is set)")
 			continue
 		}
 		s, err := b.c.prepare(b.ctx, &m.Envelope, m.Body, &b.results[i], rset)

@@ -63,12 +63,12 @@ func TestClientServerSendMany(t *testing.T) {
 		name string
 		opts DialOptions
 	}{
-		{"pipelined across messages", DialOptions{}},
-		{"BDAT", DialOptions{Chunking: true}},
-		{"BDAT small chunks", DialOptions{Chunking: true, ChunkSize: 512}},
-		{"LMTP BDAT", DialOptions{LMTP: true, Chunking: true, ChunkSize: 512}},
-		{"lock-step", DialOptions{DisablePipelining: true}},
-		{"LMTP", DialOptions{LMTP: true}},
+		{"pipelined across messages", DialOptions{DisableChunking: true}},
+		{"BDAT", DialOptions{}},
+		{"BDAT small chunks", DialOptions{ChunkSize: 512}},
+		{"LMTP BDAT", DialOptions{LMTP: true, ChunkSize: 512}},
+		{"lock-step", DialOptions{DisableChunking: true, DisablePipelining: true}},
+		{"LMTP", DialOptions{LMTP: true, DisableChunking: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			be := &clientBackend{}
@@ -117,10 +117,12 @@ func TestClientServerSendMany(t *testing.T) {
 	}
 }
 
-func BenchmarkClientSendManyPipelined(b *testing.B) { benchmarkClientSendMany(b, nil) }
+func BenchmarkClientSendManyPipelined(b *testing.B) {
+	benchmarkClientSendMany(b, &DialOptions{DisableChunking: true})
+}
 
 func BenchmarkClientSendManyBDAT(b *testing.B) {
-	benchmarkClientSendMany(b, &DialOptions{Chunking: true})
+	benchmarkClientSendMany(b, &DialOptions{})
 }
 
 // benchmarkClientSendMany sends b.N 1 KiB messages over one connection in
@@ -164,7 +166,7 @@ func TestClientSendManyConnectionLost(t *testing.T) {
 		s.send("250 ok\r\n250 ok\r\n")
 		// and the connection drops
 	})
-	c, err := Dial(clientCtx(t), addr, &DialOptions{Chunking: true})
+	c, err := Dial(clientCtx(t), addr, &DialOptions{})
 	require.NoError(t, err)
 	defer c.Close()
 	msgs := []Message{

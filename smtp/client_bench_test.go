@@ -139,22 +139,24 @@ func benchmarkClientSendCtx(b *testing.B, ctx context.Context, opts *DialOptions
 	require.NoError(b, c.Quit(ctx))
 }
 
-func BenchmarkClientSendPipelined(b *testing.B) { benchmarkClientSend(b, nil) }
+func BenchmarkClientSendPipelined(b *testing.B) {
+	benchmarkClientSend(b, &DialOptions{DisableChunking: true})
+}
 
 // With a context that can be cancelled each call arms a watcher
 // (context.AfterFunc), which costs a few allocations.
 func BenchmarkClientSendPipelinedCancelableContext(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	benchmarkClientSendCtx(b, ctx, nil)
+	benchmarkClientSendCtx(b, ctx, &DialOptions{DisableChunking: true})
 }
 
 func BenchmarkClientSendPipelinedBDAT(b *testing.B) {
-	benchmarkClientSend(b, &DialOptions{Chunking: true})
+	benchmarkClientSend(b, &DialOptions{})
 }
 
 func BenchmarkClientSendLockstep(b *testing.B) {
-	benchmarkClientSend(b, &DialOptions{DisablePipelining: true})
+	benchmarkClientSend(b, &DialOptions{DisableChunking: true, DisablePipelining: true})
 }
 
 // Against this module's Server, in the same process: the figures include
@@ -214,10 +216,12 @@ func benchmarkClientServer(b *testing.B, opts *DialOptions, many bool) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
 
-func BenchmarkClientServerSendPipelined(b *testing.B) { benchmarkClientServer(b, nil, false) }
+func BenchmarkClientServerSendPipelined(b *testing.B) {
+	benchmarkClientServer(b, &DialOptions{DisableChunking: true}, false)
+}
 func BenchmarkClientServerSendLockstep(b *testing.B) {
-	benchmarkClientServer(b, &DialOptions{DisablePipelining: true}, false)
+	benchmarkClientServer(b, &DialOptions{DisableChunking: true, DisablePipelining: true}, false)
 }
 func BenchmarkClientServerSendManyBDAT(b *testing.B) {
-	benchmarkClientServer(b, &DialOptions{Chunking: true}, true)
+	benchmarkClientServer(b, &DialOptions{}, true)
 }

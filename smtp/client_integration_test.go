@@ -39,11 +39,11 @@ func TestClientServerSendModes(t *testing.T) {
 		name string
 		opts DialOptions
 	}{
-		{"pipelined DATA", DialOptions{}},
-		{"lock-step DATA", DialOptions{DisablePipelining: true}},
-		{"pipelined BDAT", DialOptions{Chunking: true, ChunkSize: 1024}},
-		{"lock-step BDAT", DialOptions{Chunking: true, ChunkSize: 1024, DisablePipelining: true}},
-		{"pipelined BDAT one chunk", DialOptions{Chunking: true}},
+		{"pipelined DATA", DialOptions{DisableChunking: true}},
+		{"lock-step DATA", DialOptions{DisableChunking: true, DisablePipelining: true}},
+		{"pipelined BDAT", DialOptions{ChunkSize: 1024}},
+		{"lock-step BDAT", DialOptions{ChunkSize: 1024, DisablePipelining: true}},
+		{"pipelined BDAT one chunk", DialOptions{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			be := &clientBackend{}
@@ -146,9 +146,9 @@ func TestClientServerLMTP(t *testing.T) {
 		name string
 		opts DialOptions
 	}{
-		{"pipelined DATA", DialOptions{LMTP: true}},
-		{"lock-step DATA", DialOptions{LMTP: true, DisablePipelining: true}},
-		{"pipelined BDAT", DialOptions{LMTP: true, Chunking: true, ChunkSize: 64}},
+		{"pipelined DATA", DialOptions{LMTP: true, DisableChunking: true}},
+		{"lock-step DATA", DialOptions{LMTP: true, DisableChunking: true, DisablePipelining: true}},
+		{"pipelined BDAT", DialOptions{LMTP: true, ChunkSize: 64}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := clientCtx(t)
@@ -218,7 +218,7 @@ func TestClientServerExtensionParams(t *testing.T) {
 		MailOptions: &MailOptions{Size: 2 << 20}}, strings.NewReader("x"))
 	require.ErrorContains(t, err, "exceeds the server's SIZE")
 
-	// BINARYMIME goes with BDAT whatever DialOptions.Chunking says, as is.
+	// BINARYMIME goes with BDAT whatever DialOptions.DisableChunking says, as is.
 	binary := "\x00\xff bare\nLF and bare\rCR\r\n.\r\n"
 	_, err = c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"b@example.org"},
 		MailOptions: &MailOptions{Body: BodyBinaryMIME}}, strings.NewReader(binary))

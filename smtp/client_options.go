@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"time"
@@ -18,7 +19,10 @@ const (
 
 // DialOptions are the settings of a Client. The zero value (or nil) is
 // usable: EHLO localhost, the timeouts of RFC 5321 section 4.5.3.2,
-// pipelining when the server offers it, DATA rather than BDAT.
+// pipelining and BDAT when the server offers them. As on the Server, 0
+// means the default and a negative timeout none; the limits that bound
+// memory (ChunkSize, MaxReplyLineLength, MaxReplyLines) cannot be
+// switched off and a negative one is an error.
 type DialOptions struct {
 	// LocalName is the name sent with EHLO, HELO or LHLO: a domain or an
 	// address literal such as "[192.0.2.1]" (RFC 5321 section 4.1.1.1).
@@ -34,10 +38,14 @@ type DialOptions struct {
 	// DisablePipelining sends every command in lock-step even when the
 	// server offers PIPELINING (RFC 2920).
 	DisablePipelining bool
-	// Chunking sends bodies with BDAT (RFC 3030) when the server offers
-	// CHUNKING. BDAT is always used for BODY=BINARYMIME, which requires it.
-	Chunking bool
-	// ChunkSize is the largest BDAT chunk; 0 means 64 KiB.
+	// DisableChunking sends bodies with DATA even when the server offers
+	// CHUNKING; by default they go as BDAT chunks then (RFC 3030), with
+	// no dot-stuffing and one round trip less. BDAT is always used for
+	// BODY=BINARYMIME, which requires it. The server's setting of the same
+	// name turns CHUNKING off on its side.
+	DisableChunking bool
+	// ChunkSize is the largest BDAT chunk; 0 means 64 KiB. It sizes the
+	// client's body buffer, so a negative value is refused.
 	ChunkSize int
 	// AllowInsecureAuth lets Auth send a password or bearer token (PLAIN,
 	// LOGIN, XOAUTH2, OAUTHBEARER and unknown mechanisms) over a
@@ -53,8 +61,10 @@ type DialOptions struct {
 	DataTermTimeout  time.Duration
 
 	// MaxReplyLineLength and MaxReplyLines cap one server reply; 0 means
-	// the textproto.ReplyReader defaults. A longer reply is a protocol
-	// error and the connection is closed.
+	// the textproto.ReplyReader defaults (2048 octets, 128 lines). A
+	// longer reply is a protocol error and the connection is closed. They
+	// bound what a hostile server can make the client hold, so a negative
+	// value is refused rather than taken as no limit.
 	MaxReplyLineLength int
 	MaxReplyLines      int
 
@@ -66,6 +76,20 @@ type DialOptions struct {
 	// Dialer dials the TCP connection for Dial, DialTLS and DialStartTLS;
 	// nil means a net.Dialer with default settings.
 	Dialer *net.Dialer
+}
+
+// check refuses the settings that cannot be switched off: Dial, DialTLS,
+// DialStartTLS and NewClient return its error.
+func (o *DialOptions) check() error {
+	switch {
+	case o.ChunkSize < 0:
+		return errors.New("smtp: DialOptions.ChunkSize is negative")
+	case o.MaxReplyLineLength < 0:
+		return errors.New("smtp: DialOptions.MaxReplyLineLength is negative; a reply line needs a bound")
+	case o.MaxReplyLines < 0:
+		return errors.New("smtp: DialOptions.MaxReplyLines is negative; a reply needs a bound")
+	}
+	return nil
 }
 
 func clientDialer(opts *DialOptions) *net.Dialer {

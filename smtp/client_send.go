@@ -55,7 +55,7 @@ func (r *SendResult) Accepted() int {
 }
 
 // Send sends one message: MAIL FROM, a RCPT TO for each recipient, then
-// the body read from body, with DATA or, when DialOptions.Chunking is set or
+// the body read from body, with DATA or, unless DialOptions.DisableChunking is set, or when
 // the body is BINARYMIME, with BDAT chunks (RFC 3030).
 //
 // When the server offers PIPELINING (RFC 2920) and it is not disabled,
@@ -132,7 +132,7 @@ func (c *Client) prepare(ctx context.Context, env *Envelope, body io.Reader, res
 		body:   body,
 		rset:   rset,
 		binary: binary,
-		bdat:   binary || c.opts.Chunking && c.ext.Has(extensions.Chunking),
+		bdat:   binary || !c.opts.DisableChunking && c.ext.Has(extensions.Chunking),
 	}
 	b, ends := c.line[:0], c.lineEnds[:0]
 	if rset {

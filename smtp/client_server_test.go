@@ -109,7 +109,7 @@ func (s *clientSession) Data(ctx context.Context, r io.Reader) error {
 	if id, _, ok := s.conn.AuthIdentity(); ok {
 		s.cur.AuthUser = id.Authentication
 	}
-	_, s.cur.TLS = s.conn.TLS()
+	_, s.cur.TLS = s.conn.TLSConnectionState()
 	s.b.mu.Lock()
 	s.b.messages = append(s.b.messages, s.cur)
 	s.b.mu.Unlock()

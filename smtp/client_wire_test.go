@@ -231,7 +231,7 @@ func TestClientSendBdatPipelined(t *testing.T) {
 		}
 		assert.Equal(t, body, got.String())
 	})
-	c, rec := clientDialRecorded(t, addr, &DialOptions{Chunking: true, ChunkSize: 64})
+	c, rec := clientDialRecorded(t, addr, &DialOptions{ChunkSize: 64})
 	ctx := clientCtx(t)
 	require.NoError(t, c.Hello(ctx, ""))
 	before := len(rec.Writes())

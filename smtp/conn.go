@@ -55,7 +55,8 @@ type Conn struct {
 	in    connReader
 	small [128]byte // the first bytes of a command, read while idle
 
-	dataDeadline time.Time // end of the body, DataFinalTimeout after it began
+	inBody       bool      // a body is being read: DataTimeout applies
+	dataDeadline time.Time // end of the body, DataFinalTimeout after it began; zero for none
 
 	mailOpts  MailOptions
 	rcptOpts  RcptOptions
@@ -67,10 +68,10 @@ type Conn struct {
 	status    statusCollector
 }
 
-func newConn(s *Server, nc net.Conn) *Conn {
+func newConn(s *Server, nc net.Conn, base context.Context) *Conn {
 	c := &Conn{srv: s, nc: nc, raw: nc, remote: nc.RemoteAddr(), local: nc.LocalAddr()}
 	c.in.c = c
-	c.ctx, c.cancel = context.WithCancel(s.baseCtx)
+	c.ctx, c.cancel = context.WithCancel(base)
 	c.dot.AllowBareLineEndings = s.AllowBareLineEndings
 	c.dot.MaxLineLength = s.MaxBodyLineLength
 	c.body.c = c
@@ -115,9 +116,10 @@ func (c *Conn) ESMTP() bool {
 	return c.esmtp
 }
 
-// TLS returns the state of the connection's TLS layer and whether there is
-// one (implicit TLS or after STARTTLS).
-func (c *Conn) TLS() (tls.ConnectionState, bool) {
+// TLSConnectionState returns the state of the connection's TLS layer and
+// whether there is one (implicit TLS, RFC 8314, or after STARTTLS, RFC
+// 3207). Client.TLSConnectionState is its counterpart on the sending side.
+func (c *Conn) TLSConnectionState() (tls.ConnectionState, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.tlsState == nil {

@@ -23,7 +23,7 @@ type limitReader struct {
 
 func (l *limitReader) reset(r io.Reader) {
 	l.r, l.err, l.remain = r, nil, -1
-	if m := l.c.srv.MaxMessageBytes; m > 0 {
+	if m := l.c.srv.maxMessageBytes(); m > 0 {
 		l.remain = m
 	}
 }

@@ -3,6 +3,7 @@ package smtp
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"net"
 	"strconv"
 	"strings"
@@ -75,7 +76,7 @@ func FuzzServerSession(f *testing.F) {
 		}
 		s.init()
 		conn := &srvFakeConn{in: strings.NewReader(input)}
-		newConn(s, conn).serve()
+		newConn(s, conn, context.Background()).serve()
 		r := bufio.NewReader(&conn.out)
 		for {
 			line, err := r.ReadString('\n')

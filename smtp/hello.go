@@ -68,8 +68,8 @@ func (s *Server) extensionSet(overTLS bool, mechs []string) extensions.Set {
 	if !s.Disable8BitMIME {
 		set.Add(extensions.EightBitMIME, "")
 	}
-	if s.MaxMessageBytes > 0 && !s.DisableSize {
-		set.Add(extensions.Size, strconv.FormatInt(s.MaxMessageBytes, 10))
+	if max := s.maxMessageBytes(); max > 0 && !s.DisableSize {
+		set.Add(extensions.Size, strconv.FormatInt(max, 10))
 	}
 	if !s.DisableEnhancedStatusCodes {
 		set.Add(extensions.EnhancedStatusCodes, "")
@@ -101,8 +101,8 @@ func (s *Server) extensionSet(overTLS bool, mechs []string) extensions.Set {
 	if s.EnableDeliverBy {
 		set.Add(extensions.DeliverBy, "")
 	}
-	if s.EnableLimits {
-		set.Add(extensions.Limits, "RCPTMAX="+strconv.Itoa(orDefault(s.MaxRecipients, DefaultMaxRecipients)))
+	if max := s.maxRecipients(); s.EnableLimits && max > 0 {
+		set.Add(extensions.Limits, "RCPTMAX="+strconv.Itoa(max))
 	}
 	set.Add(extensions.Help, "")
 	return set

@@ -28,7 +28,7 @@ func (c *Conn) handleMail(args []byte) outcome {
 			return failure(paramError(perr, params[i].Keyword))
 		}
 	}
-	if max := c.srv.MaxMessageBytes; max > 0 && opts.Size > max {
+	if max := c.srv.maxMessageBytes(); max > 0 && opts.Size > max {
 		return answer(552, EnhancedCode{5, 3, 4}, "Message size exceeds fixed maximum message size") // RFC 1870 section 6.1
 	}
 

@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -33,7 +34,7 @@ func TestPipeliningRepliesBatched(t *testing.T) {
 		"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nRCPT TO:<unknown@example.org>\r\nDATA\r\n" +
 		"body\r\n.\r\nNOOP\r\nQUIT\r\n"
 	conn := &srvWriteLog{srvFakeConn: srvFakeConn{in: strings.NewReader(input)}}
-	newConn(s, conn).serve()
+	newConn(s, conn, context.Background()).serve()
 	require.Len(t, conn.writes, 3, "writes: %q", conn.writes)
 	assert.True(t, strings.HasPrefix(conn.writes[0], "220 "), "the greeting alone first")
 	group := strings.Split(strings.TrimSuffix(conn.writes[1], "\r\n"), "\r\n")

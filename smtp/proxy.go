@@ -37,17 +37,20 @@ func (c *Conn) readProxyHeader() error {
 	if !addrInPrefixes(c.raw.RemoteAddr(), s.ProxyTrusted, true) {
 		return errProxyUntrusted
 	}
-	timeout := orDefault(s.ProxyHeaderTimeout, DefaultProxyHeaderTimeout)
+	var deadline time.Time // none when the setting is negative
+	if timeout := setting(s.ProxyHeaderTimeout, DefaultProxyHeaderTimeout); timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
 
 	var h proxyHeader
 	var err error
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		raw := tc.NetConn()
-		raw.SetReadDeadline(time.Now().Add(timeout))
+		raw.SetReadDeadline(deadline)
 		h, err = parseProxyHeader(&exactPeeker{r: raw})
 		raw.SetReadDeadline(time.Time{})
 	} else {
-		c.nc.SetReadDeadline(time.Now().Add(timeout))
+		c.nc.SetReadDeadline(deadline)
 		src := &proxySource{c: c, header: true}
 		r := s.readerPool.Get().(*bufio.Reader)
 		r.Reset(src)

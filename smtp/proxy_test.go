@@ -182,7 +182,7 @@ func TestProxyServerImplicitTLS(t *testing.T) {
 		c.cmd("EHLO client.test", "250 ")
 		remote, _ := proxyConnAddrs(b)
 		assert.Equal(t, "[2001:db8::7]:40000", remote)
-		_, ok := b.LastConn().TLS()
+		_, ok := b.LastConn().TLSConnectionState()
 		assert.True(t, ok)
 		tc.Close()
 		require.NoError(t, s.Close())

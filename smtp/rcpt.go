@@ -12,7 +12,7 @@ import (
 // those accepted before stay accepted; "RCPT TO:<>" is 553 5.1.3 (the
 // null path is no recipient).
 func (c *Conn) handleRcpt(args []byte) outcome {
-	if len(c.rcpts) >= orDefault(c.srv.MaxRecipients, DefaultMaxRecipients) {
+	if max := c.srv.maxRecipients(); max > 0 && len(c.rcpts) >= max {
 		o := answer(452, EnhancedCode{4, 5, 3}, "Too many recipients")
 		o.uncounted = true // the server's limit, no fault of the client's
 		return o

@@ -54,15 +54,27 @@ func (r *connReader) Read(p []byte) (int, error) {
 // get up to 1.6% less time than the setting, never more.
 func (c *Conn) setReadDeadline() {
 	timeout := c.readTimeout()
-	d := time.Now().Add(timeout)
-	if !c.dataDeadline.IsZero() && d.After(c.dataDeadline) {
+	var d time.Time // none when the timeout is switched off
+	if timeout > 0 {
+		d = time.Now().Add(timeout)
+	}
+	if !c.dataDeadline.IsZero() && (d.IsZero() || d.After(c.dataDeadline)) {
 		d = c.dataDeadline
 	}
-	if !c.readDL.IsZero() && !d.Before(c.readDL) && d.Sub(c.readDL) < timeout/64 {
+	c.moveDeadline(&c.readDL, d, timeout, c.nc.SetReadDeadline)
+}
+
+// moveDeadline sets the deadline kept in *last to d, unless d is the same
+// or later by less than 1/64 of timeout.
+func (c *Conn) moveDeadline(last *time.Time, d time.Time, timeout time.Duration, set func(time.Time) error) {
+	switch {
+	case d.Equal(*last):
+		return
+	case !d.IsZero() && !last.IsZero() && !d.Before(*last) && d.Sub(*last) < timeout/64:
 		return
 	}
-	c.readDL = d
-	c.nc.SetReadDeadline(d)
+	*last = d
+	set(d)
 }
 
 // setWriteDeadline arms the timeout of the next write, with the same
@@ -70,33 +82,37 @@ func (c *Conn) setReadDeadline() {
 // closing, its farewell, gets at most farewellTimeout: the client may not
 // be reading any more.
 func (c *Conn) setWriteDeadline() {
-	timeout := orDefault(c.srv.WriteTimeout, DefaultWriteTimeout)
-	if c.closing {
-		timeout = min(timeout, farewellTimeout)
+	timeout := setting(c.srv.WriteTimeout, DefaultWriteTimeout)
+	if c.closing && (timeout == 0 || timeout > farewellTimeout) {
+		timeout = farewellTimeout
 	}
-	d := time.Now().Add(timeout)
-	if !c.writeDL.IsZero() && !d.Before(c.writeDL) && d.Sub(c.writeDL) < timeout/64 {
-		return
+	var d time.Time
+	if timeout > 0 {
+		d = time.Now().Add(timeout)
 	}
-	c.writeDL = d
-	c.nc.SetWriteDeadline(d)
+	c.moveDeadline(&c.writeDL, d, timeout, c.nc.SetWriteDeadline)
 }
 
+// readTimeout is the timeout of the next read, 0 for none.
 func (c *Conn) readTimeout() time.Duration {
-	if !c.dataDeadline.IsZero() {
-		return orDefault(c.srv.DataTimeout, DefaultDataTimeout)
+	if c.inBody {
+		return setting(c.srv.DataTimeout, DefaultDataTimeout)
 	}
-	return orDefault(c.srv.ReadTimeout, DefaultReadTimeout)
+	return setting(c.srv.ReadTimeout, DefaultReadTimeout)
 }
 
 // beginBody switches the read timeouts to those of a message body (RFC
 // 5321 sections 4.5.3.2.5 and 4.5.3.2.6).
 func (c *Conn) beginBody() {
-	c.dataDeadline = time.Now().Add(orDefault(c.srv.DataFinalTimeout, DefaultDataFinalTimeout))
+	c.inBody = true
+	c.dataDeadline = time.Time{}
+	if final := setting(c.srv.DataFinalTimeout, DefaultDataFinalTimeout); final > 0 {
+		c.dataDeadline = time.Now().Add(final)
+	}
 }
 
 // endBody switches back to the command timeout.
-func (c *Conn) endBody() { c.dataDeadline = time.Time{} }
+func (c *Conn) endBody() { c.inBody, c.dataDeadline = false, time.Time{} }
 
 // readCommand returns the next command line without its CRLF, valid until
 // the next read. A line refused as it is read (too long, ended by a bare
@@ -190,7 +206,7 @@ func (c *Conn) setIdle(idle bool) {
 	c.idle = idle
 	if c.interrupted {
 		c.interrupted = false
-		c.readDL = time.Time{} // set it again before the next read
+		c.readDL = shutdownDeadline // what is in force now
 	}
 	c.mu.Unlock()
 }

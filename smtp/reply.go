@@ -146,7 +146,7 @@ func (c *Conn) countError(code int, uncounted bool) {
 		return
 	}
 	c.errors++
-	limit := orDefault(c.srv.MaxErrors, DefaultMaxErrors)
+	limit := setting(c.srv.MaxErrors, DefaultMaxErrors)
 	if limit > 0 && c.errors >= limit && !c.closing {
 		c.writeLine(421, EnhancedCode{4, 7, 0}, c.srv.hostname+" Too many errors, closing connection")
 		c.closing = true
@@ -158,7 +158,8 @@ func (c *Conn) countError(code int, uncounted bool) {
 // reached.
 func (c *Conn) countAuthFailure() {
 	c.authFailures++
-	if c.authFailures >= orDefault(c.srv.MaxAuthFailures, DefaultMaxAuthFailures) && !c.closing {
+	limit := setting(c.srv.MaxAuthFailures, DefaultMaxAuthFailures)
+	if limit > 0 && c.authFailures >= limit && !c.closing {
 		c.writeLine(421, EnhancedCode{4, 7, 0}, c.srv.hostname+" Too many authentication failures, closing connection")
 		c.closing = true
 	}

@@ -135,6 +135,10 @@ func (c *Conn) closeNow() {
 	}
 }
 
+// shutdownDeadline is the read deadline, long past, with which Shutdown
+// wakes an idle connection.
+var shutdownDeadline = time.Unix(1, 0)
+
 // interruptIfIdle is Shutdown's hook: a connection waiting for a command
 // outside any transaction is woken so that it says 421 4.3.2 and closes.
 func (c *Conn) interruptIfIdle() {
@@ -142,7 +146,7 @@ func (c *Conn) interruptIfIdle() {
 	defer c.mu.Unlock()
 	if c.idle {
 		c.interrupted = true
-		c.raw.SetReadDeadline(time.Unix(1, 0))
+		c.raw.SetReadDeadline(shutdownDeadline)
 	}
 }
 
@@ -166,8 +170,12 @@ func (c *Conn) readFailure(err error) outcome {
 // the command timeout. A failure closes the connection (RFC 3207 section
 // 4.1 leaves no way to go on).
 func (c *Conn) handshake(tc *tls.Conn) bool {
-	ctx, cancel := context.WithTimeout(c.ctx, orDefault(c.srv.ReadTimeout, DefaultReadTimeout))
-	defer cancel()
+	ctx := c.ctx
+	if timeout := setting(c.srv.ReadTimeout, DefaultReadTimeout); timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	if err := tc.HandshakeContext(ctx); err != nil {
 		c.srv.logger().Info("smtp: TLS handshake failed", "remote", c.remote, "err", err)
 		return false

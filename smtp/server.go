@@ -19,8 +19,10 @@ import (
 // ListenAndServeTLS after Shutdown or Close.
 var ErrServerClosed = errors.New("smtp: server closed")
 
-// Defaults of the Server's settings, from RFC 5321 section 4.5.3.
+// Defaults of the Server's settings, from RFC 5321 section 4.5.3 where it
+// has one.
 const (
+	DefaultMaxMessageBytes  = 32 << 20        // 32 MiB, about what large providers accept
 	DefaultMaxRecipients    = 100             // section 4.5.3.1.8
 	DefaultReadTimeout      = 5 * time.Minute // section 4.5.3.2.7, waiting for a command
 	DefaultDataTimeout      = 3 * time.Minute // section 4.5.3.2.5, per body block
@@ -36,6 +38,14 @@ const (
 // endpoint (RFC 2033). Set its fields, then call Serve or a ListenAndServe
 // method; do not change the fields after that. The zero value of each
 // field is a sensible default, documented on the field.
+//
+// Every timeout and limit follows one rule: 0 means the default, and a
+// negative value means none. MaxLineLength is the exception, since a
+// command line needs a bound: Serve refuses a negative one. Extensions
+// that need nothing from the Backend are on unless switched off (the
+// Disable fields); those whose parameters the Backend must honour are off
+// unless switched on (the Enable fields), so that the zero Server never
+// promises what its Backend may not do.
 type Server struct {
 	// Addr is the TCP address to listen on for ListenAndServe and
 	// ListenAndServeTLS; "" means ":25" (":465" for ListenAndServeTLS,
@@ -55,42 +65,52 @@ type Server struct {
 	LMTP bool
 
 	// MaxMessageBytes caps a message body, counted as RFC 1870 section 4
-	// counts it (CRLF line endings, no dot-stuffing). 0 means no limit.
-	// When set, SIZE is advertised with it and a larger SIZE= or body is
-	// refused with 552 5.3.4.
+	// counts it (CRLF line endings, no dot-stuffing). 0 means
+	// DefaultMaxMessageBytes, 32 MiB; negative means no limit. SIZE is
+	// advertised with the limit, and a larger SIZE= or body is refused
+	// with 552 5.3.4 (RFC 1870 section 6).
 	MaxMessageBytes int64
 	// MaxRecipients caps the recipients of one transaction; the ones
 	// beyond get 452 4.5.3 (RFC 5321 section 4.5.3.1.10). 0 means
-	// DefaultMaxRecipients, 100 (the minimum of section 4.5.3.1.8).
+	// DefaultMaxRecipients, 100 (the minimum of section 4.5.3.1.8);
+	// negative means no limit.
 	MaxRecipients int
 	// MaxLineLength caps a command line, CRLF included. 0 means 512
 	// (RFC 5321 section 4.5.3.1.4) plus, for MAIL and RCPT, the
-	// increments the advertised extensions grant (RFC 1870, RFC 3461
-	// section 4, RFC 4954 section 5, RFC 6531). A longer line is
-	// answered 500 5.5.6 and discarded.
+	// increments the advertised extensions grant (RFC 1870 section 3,
+	// RFC 3461 section 5.4, RFC 4954 section 3, RFC 6531 section 3.1). A
+	// longer line is answered 500 5.5.6 and discarded. A negative value is
+	// refused by Serve: the read buffer is sized by it.
 	MaxLineLength int
-	// MaxBodyLineLength caps a line of a DATA body, CRLF excluded. 0 means
-	// no limit; RFC 5321 section 4.5.3.1.6 asks for at least 998 when set.
-	// A longer line fails the message with 500 5.5.6.
+	// MaxBodyLineLength caps a line of a DATA body, CRLF excluded. 0 (the
+	// default) and negative mean no limit, since RFC 5321 section
+	// 4.5.3.1.6 only asks receivers to take at least 998 octets and mail
+	// with longer lines is common; a longer line fails the message with
+	// 500 5.5.6.
 	MaxBodyLineLength int
 
 	// ReadTimeout bounds the wait for each command. 0 means
-	// DefaultReadTimeout, 5 minutes (RFC 5321 section 4.5.3.2.7).
+	// DefaultReadTimeout, 5 minutes (RFC 5321 section 4.5.3.2.7);
+	// negative means none.
 	ReadTimeout time.Duration
 	// DataTimeout bounds the wait for each block of a body. 0 means
-	// DefaultDataTimeout, 3 minutes (RFC 5321 section 4.5.3.2.5).
+	// DefaultDataTimeout, 3 minutes (RFC 5321 section 4.5.3.2.5);
+	// negative means none.
 	DataTimeout time.Duration
 	// DataFinalTimeout bounds a whole body, to its final dot or last
 	// chunk. 0 means DefaultDataFinalTimeout, 10 minutes (RFC 5321
-	// section 4.5.3.2.6).
+	// section 4.5.3.2.6); negative means none.
 	DataFinalTimeout time.Duration
 	// WriteTimeout bounds each write of replies. 0 means
-	// DefaultWriteTimeout, 5 minutes.
+	// DefaultWriteTimeout, 5 minutes; negative means none. The last reply
+	// of a closing connection gets at most 10 seconds.
 	WriteTimeout time.Duration
 	// Any timeout is answered 421 4.4.2 and closes the connection.
 
 	// MaxConnections caps concurrent connections; the ones beyond get 421
-	// 4.7.0 and are closed (RFC 5321 section 3.8). 0 means no limit.
+	// 4.7.0 and are closed (RFC 5321 section 3.8). 0 (the default) and
+	// negative mean no limit: how many a host can serve depends on its
+	// file limit and memory, which the library cannot know.
 	MaxConnections int
 	// MaxErrors is the number of error replies a client may cause before
 	// it gets 421 4.7.0 and is disconnected, like Postfix's
@@ -107,7 +127,7 @@ type Server struct {
 	RequireAuth bool
 	// MaxAuthFailures is the number of failed AUTH exchanges after which
 	// the client gets 421 4.7.0 and is disconnected. 0 means
-	// DefaultMaxAuthFailures, 3.
+	// DefaultMaxAuthFailures, 3; negative means no limit.
 	MaxAuthFailures int
 
 	// Extensions that need nothing from the backend are advertised unless
@@ -167,7 +187,7 @@ type Server struct {
 	// can claim any address.
 	ProxyTrusted []netip.Prefix
 	// ProxyHeaderTimeout bounds the wait for the PROXY header. 0 means
-	// DefaultProxyHeaderTimeout, 5 seconds.
+	// DefaultProxyHeaderTimeout, 5 seconds; negative means none.
 	ProxyHeaderTimeout time.Duration
 
 	// XCLIENTTrusted lists the clients allowed to use Postfix's XCLIENT
@@ -183,13 +203,24 @@ type Server struct {
 	// Logger receives the server's log; nil means slog.Default().
 	Logger *slog.Logger
 
+	// BaseContext, when set, returns the context that the connections
+	// accepted on l start from, as net/http.Server's does; it must not be
+	// nil. By default it is context.Background(). Each connection's
+	// context, which every Session method receives, is cancelled when the
+	// connection ends or Close is called, whatever BaseContext returns.
+	BaseContext func(l net.Listener) context.Context
+	// ConnContext, when set, returns the context for a new connection nc,
+	// derived from ctx (the base context), as net/http.Server's does: a
+	// place to attach values such as a request id. It runs before the
+	// PROXY header and the TLS handshake, so nc is the accepted
+	// connection.
+	ConnContext func(ctx context.Context, nc net.Conn) context.Context
+
 	initOnce   sync.Once
 	hostname   string
 	readerPool sync.Pool
 	writerPool sync.Pool
 	readerSize int
-	baseCtx    context.Context
-	cancelAll  context.CancelFunc
 	mu         sync.Mutex
 	listeners  map[*net.Listener]struct{}
 	conns      map[*Conn]struct{}
@@ -211,7 +242,6 @@ func (s *Server) init() {
 		s.readerSize = max(4096, s.MaxLineLength, s.maxCommandLine())
 		s.readerPool.New = func() any { return bufio.NewReaderSize(nil, s.readerSize) }
 		s.writerPool.New = func() any { return bufio.NewWriterSize(nil, 4096) }
-		s.baseCtx, s.cancelAll = context.WithCancel(context.Background())
 		s.listeners = make(map[*net.Listener]struct{})
 		s.conns = make(map[*Conn]struct{})
 	})
@@ -224,9 +254,14 @@ func (s *Server) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func orDefault[T int | time.Duration](v, def T) T {
-	if v == 0 {
+// setting is what a timeout or limit field stands for: def for 0, none
+// (returned as 0) for a negative value, the value itself otherwise.
+func setting[T int | int64 | time.Duration](v, def T) T {
+	switch {
+	case v == 0:
 		return def
+	case v < 0:
+		return 0
 	}
 	return v
 }
@@ -285,7 +320,16 @@ func (s *Server) Serve(l net.Listener) error {
 	if s.Backend == nil {
 		return errors.New("smtp: Server.Backend is nil")
 	}
+	if s.MaxLineLength < 0 {
+		return errors.New("smtp: Server.MaxLineLength is negative; a command line needs a bound")
+	}
 	s.init()
+	base := context.Background()
+	if s.BaseContext != nil {
+		if base = s.BaseContext(l); base == nil {
+			return errors.New("smtp: Server.BaseContext returned a nil context")
+		}
+	}
 	s.mu.Lock()
 	if s.closing.Load() {
 		s.mu.Unlock()
@@ -318,13 +362,14 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		backoff = 0
-		s.startConn(nc)
+		s.startConn(base, nc)
 	}
 }
 
 // startConn registers nc and starts its goroutine, or turns it away when
-// the server is full.
-func (s *Server) startConn(nc net.Conn) {
+// the server is full. base is the context the connection's own derives
+// from.
+func (s *Server) startConn(base context.Context, nc net.Conn) {
 	n := s.active.Add(1)
 	if s.MaxConnections > 0 && n > int64(s.MaxConnections) {
 		go func() {
@@ -335,7 +380,10 @@ func (s *Server) startConn(nc net.Conn) {
 		}()
 		return
 	}
-	c := newConn(s, nc)
+	if s.ConnContext != nil {
+		base = s.ConnContext(base, nc)
+	}
+	c := newConn(s, nc, base)
 	s.mu.Lock()
 	if s.closing.Load() {
 		s.mu.Unlock()
@@ -376,7 +424,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 		if n == 0 && s.active.Load() == 0 {
-			s.cancelAll()
 			return nil
 		}
 		select {
@@ -397,9 +444,9 @@ func (s *Server) Close() error {
 	s.init()
 	s.closing.Store(true)
 	err := s.closeListeners()
-	s.cancelAll()
 	s.mu.Lock()
 	for c := range s.conns {
+		c.cancel()
 		c.closeNow()
 	}
 	s.mu.Unlock()
@@ -417,6 +464,14 @@ func (s *Server) closeListeners() error {
 	}
 	return err
 }
+
+// maxMessageBytes is the message size limit in force, 0 for none.
+func (s *Server) maxMessageBytes() int64 {
+	return setting(s.MaxMessageBytes, DefaultMaxMessageBytes)
+}
+
+// maxRecipients is the recipient limit in force, 0 for none.
+func (s *Server) maxRecipients() int { return setting(s.MaxRecipients, DefaultMaxRecipients) }
 
 // maxCommandLine is the longest command line the server takes, for sizing
 // its read buffers.

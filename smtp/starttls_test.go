@@ -54,7 +54,7 @@ func TestStartTLSStartsOver(t *testing.T) {
 	assert.NotContains(t, lines, "250-AUTH PLAIN LOGIN X-TEST X-BROKEN")
 	conn := b.LastConn()
 	assert.Equal(t, "before.test", conn.Hostname())
-	_, ok := conn.TLS()
+	_, ok := conn.TLSConnectionState()
 	assert.False(t, ok)
 
 	c.cmd("STARTTLS", "220 ")
@@ -63,7 +63,7 @@ func TestStartTLSStartsOver(t *testing.T) {
 	// the new session's connection
 	conn = b.LastConn()
 	assert.Equal(t, "", conn.Hostname(), "HELO name must be forgotten after STARTTLS")
-	st, ok := conn.TLS()
+	st, ok := conn.TLSConnectionState()
 	require.True(t, ok)
 	assert.True(t, st.HandshakeComplete)
 	lines = c.cmd("EHLO after.test", "250 ")
@@ -122,7 +122,7 @@ func TestStartTLSBackendRefusesNewSession(t *testing.T) {
 		_, addr := srvStart(t, b, func(s *Server) {
 			s.TLSConfig = srvCfg
 			s.Backend = BackendFunc(func(c *Conn) (Session, error) {
-				if _, ok := c.TLS(); ok {
+				if _, ok := c.TLSConnectionState(); ok {
 					return nil, tc.err
 				}
 				return b.NewSession(c)
@@ -161,7 +161,7 @@ func TestImplicitTLS(t *testing.T) {
 	c.cmd("STARTTLS", "503 5.5.1")
 	c.cmd("AUTH PLAIN AHVzZXIAcGFzcw==", "235 2.7.0")
 	conn := b.LastConn()
-	_, ok := conn.TLS()
+	_, ok := conn.TLSConnectionState()
 	assert.True(t, ok)
 }
 

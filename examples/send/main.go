@@ -43,7 +43,8 @@ func main() {
 	password := flag.String("password", "", "password for -auth (default: $POSTWIRE_PASSWORD)")
 	lmtp := flag.Bool("lmtp", false, "speak LMTP (RFC 2033)")
 	noPipelining := flag.Bool("no-pipelining", false, "send each command in lock-step")
-	chunking := flag.Bool("chunking", false, "send the body with BDAT (RFC 3030); fail if not offered")
+	chunking := flag.Bool("chunking", false, "require BDAT (RFC 3030): fail if CHUNKING is not offered")
+	noChunking := flag.Bool("no-chunking", false, "send the body with DATA even when CHUNKING is offered")
 	smtputf8 := flag.Bool("smtputf8", false, "ask for SMTPUTF8 (RFC 6531); automatic for non-ASCII addresses")
 	localName := flag.String("name", "localhost", "name to send with EHLO")
 	timeout := flag.Duration("timeout", 2*time.Minute, "give up after this long")
@@ -53,7 +54,7 @@ func main() {
 	if err := run(config{
 		server: *server, from: *from, to: to, startTLS: *startTLS, implicitTLS: *implicitTLS,
 		insecure: *insecure, authMech: *authMech, user: *user, password: *password, lmtp: *lmtp,
-		noPipelining: *noPipelining, chunking: *chunking, smtputf8: *smtputf8, localName: *localName,
+		noPipelining: *noPipelining, chunking: *chunking, noChunking: *noChunking, smtputf8: *smtputf8, localName: *localName,
 		timeout: *timeout, verbose: *verbose, file: flag.Arg(0),
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, "send:", err)
@@ -65,7 +66,7 @@ type config struct {
 	server, from, authMech, user, password, localName, file string
 	to                                                      []string
 	startTLS, implicitTLS, insecure, lmtp                   bool
-	noPipelining, chunking, smtputf8, verbose               bool
+	noPipelining, chunking, noChunking, smtputf8, verbose   bool
 	timeout                                                 time.Duration
 }
 
@@ -85,7 +86,7 @@ func run(cfg config) error {
 		LocalName:         cfg.localName,
 		LMTP:              cfg.lmtp,
 		DisablePipelining: cfg.noPipelining,
-		Chunking:          cfg.chunking,
+		DisableChunking:   cfg.noChunking,
 		TLSConfig:         &tls.Config{InsecureSkipVerify: cfg.insecure},
 	}
 	if cfg.verbose {

@@ -87,7 +87,7 @@ func (s *session) Data(_ context.Context, r io.Reader) error {
 // envelope returns the log attributes of the transaction.
 func (s *session) envelope() []any {
 	attrs := []any{"from", s.from, "to", strings.Join(s.to, ","), "remote", s.conn.RemoteAddr().String()}
-	if state, ok := s.conn.TLS(); ok {
+	if state, ok := s.conn.TLSConnectionState(); ok {
 		attrs = append(attrs, "tls", tls.VersionName(state.Version))
 	}
 	if id, mech, ok := s.conn.AuthIdentity(); ok {

@@ -63,7 +63,7 @@ func TestServeStoresEachMessageByteForByte(t *testing.T) {
 	}{
 		{"plain", nil, how{}, false, "ESMTP\r\n"},
 		{"pipelining off", nil, how{opts: smtp.DialOptions{DisablePipelining: true}}, false, "ESMTP\r\n"},
-		{"chunking", nil, how{opts: smtp.DialOptions{Chunking: true}}, false, "ESMTP\r\n"},
+		{"data, not bdat", nil, how{opts: smtp.DialOptions{DisableChunking: true}}, false, "ESMTP\r\n"},
 		{"starttls self-signed", []string{"-tls-self-signed"}, how{startTLS: true}, true, "ESMTPS (TLS 1.3, "},
 		{"starttls cert files", []string{"-tls-cert", certFile, "-tls-key", keyFile}, how{startTLS: true, tls: trusted}, false, "ESMTPS (TLS 1.3, "},
 		{"implicit tls", []string{"-implicit-tls", "-tls-cert", certFile, "-tls-key", keyFile}, how{implicitTLS: true, tls: trusted}, false, "ESMTPS (TLS 1.3, "},

@@ -70,7 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.insecureAuth, "insecure-auth", false, "offer AUTH without TLS too")
 	fs.BoolVar(&cfg.requireAuth, "require-auth", false, "refuse MAIL with 530 until the client authenticates (needs -users)")
 	fs.BoolVar(&cfg.lmtp, "lmtp", false, "speak LMTP (RFC 2033) instead of SMTP")
-	fs.Int64Var(&cfg.maxSize, "max-size", 25<<20, "largest message in `bytes`, advertised with SIZE (0: no limit)")
+	fs.Int64Var(&cfg.maxSize, "max-size", 25<<20, "largest message in `bytes`, advertised with SIZE (0: the library's default, 32 MiB; negative: no limit)")
 	fs.IntVar(&cfg.maxRcpt, "max-rcpt", 100, "most recipients per message")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -24,7 +24,7 @@ func traceHeader(c *smtp.Conn, from string, to []string, utf8 bool) []byte {
 	b.WriteString("Return-Path: <" + cleanPath(from) + ">\r\n")
 	b.WriteString("Received: from " + cleanName(c.Hostname()) + " (" + addressLiteral(c.RemoteAddr()) + ")\r\n")
 	b.WriteString("\tby " + cleanName(c.Server().Hostname) + " (Postwire) with " + protocol(c, utf8))
-	if state, ok := c.TLS(); ok {
+	if state, ok := c.TLSConnectionState(); ok {
 		b.WriteString(" (" + tls.VersionName(state.Version) + ", " + tls.CipherSuiteName(state.CipherSuite) + ")")
 	}
 	b.WriteString("\r\n\t")
@@ -50,7 +50,7 @@ func protocol(c *smtp.Conn, utf8 bool) string {
 	if utf8 {
 		p = "UTF8" + strings.TrimPrefix(p, "E")
 	}
-	if _, ok := c.TLS(); ok {
+	if _, ok := c.TLSConnectionState(); ok {
 		p += "S"
 	}
 	if _, _, ok := c.AuthIdentity(); ok {

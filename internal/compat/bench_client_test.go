@@ -81,7 +81,7 @@ var senders = []struct {
 func postwireSend(addr string, n int, msg []byte, chunking bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	c, err := smtp.Dial(ctx, addr, &smtp.DialOptions{LocalName: "client.example", Chunking: chunking})
+	c, err := smtp.Dial(ctx, addr, &smtp.DialOptions{LocalName: "client.example", DisableChunking: !chunking})
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func postwireSend(addr string, n int, msg []byte, chunking bool) error {
 func postwireSendMany(addr string, n int, msg []byte, chunking bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	c, err := smtp.Dial(ctx, addr, &smtp.DialOptions{LocalName: "client.example", Chunking: chunking})
+	c, err := smtp.Dial(ctx, addr, &smtp.DialOptions{LocalName: "client.example", DisableChunking: !chunking})
 	if err != nil {
 		return err
 	}

@@ -88,7 +88,7 @@ func (s *pwSession) Data(_ context.Context, r io.Reader) error {
 	}
 	m := s.cur
 	m.Data = data
-	_, m.TLS = s.conn.TLS()
+	_, m.TLS = s.conn.TLSConnectionState()
 	m.Remote = s.conn.RemoteAddr().String()
 	if id, _, ok := s.conn.AuthIdentity(); ok {
 		m.AuthUser = id.Authentication
