@@ -37,7 +37,15 @@ type outcome struct {
 	over      bool
 	succeeded bool
 	id        Identity
+	attempted string // the user name the client gave, for Attempted
 }
+
+// attempt records the user name the client tries to authenticate as.
+func (o *outcome) attempt(username string) { o.attempted = username }
+
+// Attempted reports the user name the client tried, succeeded or not; ""
+// when it named none.
+func (o *outcome) Attempted() string { return o.attempted }
 
 // finished reports the error to return when Next is called after the end.
 func (o *outcome) finished() error {

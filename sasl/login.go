@@ -92,6 +92,7 @@ func (s *loginServer) Next(response []byte) ([]byte, bool, error) {
 			return s.fail(err)
 		}
 		s.username = string(response)
+		s.attempt(s.username)
 		s.step = 2
 		return []byte(loginPasswordChallenge), false, nil
 	}

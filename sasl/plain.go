@@ -106,10 +106,12 @@ func (s *plainServer) Next(response []byte) ([]byte, bool, error) {
 	if err != nil {
 		return s.fail(err)
 	}
+	s.attempt(username)
 	if s.prepare {
 		if username, err = PrepareUsernameCaseMapped(username); err != nil {
 			return s.fail(err)
 		}
+		s.attempt(username)
 		if identity != "" {
 			if identity, err = PrepareUsernameCaseMapped(identity); err != nil {
 				return s.fail(err)

@@ -144,3 +144,14 @@ func FuzzPlainServer(f *testing.F) {
 		fuzzServer(t, NewPlainServerPrepared(check).(IdentityServer), noIR, first, second)
 	})
 }
+
+// A PLAIN server tells which user tried, after a failure too, and never
+// the password.
+func TestPlainServerAttempted(t *testing.T) {
+	s := NewPlainServer(func(identity, username, password string) error { return ErrInvalidCredentials })
+	_, _, err := s.Next([]byte("\x00alice\x00wrong"))
+	require.ErrorIs(t, err, ErrInvalidCredentials)
+	as, ok := s.(AttemptServer)
+	require.True(t, ok)
+	assert.Equal(t, "alice", as.Attempted())
+}

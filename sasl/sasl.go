@@ -74,6 +74,17 @@ type IdentityServer interface {
 	Identity() Identity
 }
 
+// AttemptServer is a Server that tells, failed or not, the user name the
+// client tried to authenticate as: for the log of failed attempts that
+// tools such as fail2ban read. It is the authentication identity as the
+// client sent it (prepared, where the mechanism prepares it), never a
+// password or a token; "" when the client did not get as far as naming
+// one. The Servers of this package that take a user name implement it.
+type AttemptServer interface {
+	Server
+	Attempted() string
+}
+
 // Errors a Server returns, for the SMTP layer to map to replies (RFC 4954
 // section 6): ErrInvalidCredentials to 535 5.7.8, ErrMalformed to 501
 // 5.5.2. Mechanism errors wrap them, so test with errors.Is.

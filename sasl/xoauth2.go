@@ -88,6 +88,7 @@ func (s *xoauth2Server) Next(response []byte) ([]byte, bool, error) {
 	if err != nil {
 		return s.fail(err)
 	}
+	s.attempt(username)
 	err = s.check(username, token)
 	if err == nil {
 		return s.succeed(Identity{Authentication: username})

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -32,15 +33,15 @@ func (c *Conn) handleAuth(args []byte) outcome {
 	}
 	resp, err := initialResponse(ir, hasIR)
 	if err != nil {
-		return c.authFailed(err)
+		return c.authFailed(mech, nil, err)
 	}
 
 	server, err := as.Auth(mech)
 	if err != nil {
-		return c.authFailed(err)
+		return c.authFailed(mech, nil, err)
 	}
 	if err := c.exchange(server, resp); err != nil {
-		return c.authFailed(err)
+		return c.authFailed(mech, server, err)
 	}
 
 	id := sasl.Identity{}
@@ -154,29 +155,45 @@ func (c *Conn) readAuthLine() ([]byte, error) {
 	}
 }
 
-// authFailed is the outcome of a failed exchange (RFC 4954 section 6),
-// counted towards Server.MaxAuthFailures. A network failure ends the
-// connection at once.
-func (c *Conn) authFailed(err error) outcome {
-	var se *Error
-	var o outcome
-	switch {
-	case errors.Is(err, sasl.ErrCancelled):
-		o = answer(501, EnhancedCode{5, 0, 0}, "Authentication cancelled")
-	case errors.Is(err, errAuthLineTooLong):
-		o = answer(500, EnhancedCode{5, 5, 6}, "Authentication Exchange line is too long")
-	case errors.Is(err, sasl.ErrInvalidCredentials):
-		o = answer(535, EnhancedCode{5, 7, 8}, "Authentication credentials invalid")
-	case errors.Is(err, sasl.ErrMalformed):
-		o = answer(501, EnhancedCode{5, 5, 2}, "Malformed authentication data")
-	case errors.As(err, &se):
-		o = failure(err)
-	case isNetError(err):
-		return c.readFailure(err)
-	default:
-		c.srv.logger().Warn("smtp: AUTH failed", "remote", c.remote, "err", err)
-		o = answer(454, EnhancedCode{4, 7, 0}, "Temporary authentication failure")
+// authFailed is the outcome of a failed exchange of mech with server (nil
+// when none was made), counted towards Server.MaxAuthFailures (RFC 4954
+// section 6). A network failure ends the connection at once. Each failure
+// is logged at Info with the user name the client tried, when the
+// mechanism tells it (sasl.AttemptServer), never a password.
+func (c *Conn) authFailed(mech string, server sasl.Server, err error) outcome {
+	o := c.authRefusal(err)
+	if o.close && o.code == 0 || o.code == 421 {
+		return o // the connection broke, or timed out
 	}
+	user := ""
+	if as, ok := server.(sasl.AttemptServer); ok {
+		user = as.Attempted()
+	}
+	c.log(slog.LevelInfo, "smtp: AUTH failed", "mechanism", mech, "user", user, "reply", o.code, "err", err)
 	o.authFailed = true
 	return o
+}
+
+// authRefusal is the reply to a failed exchange.
+func (c *Conn) authRefusal(err error) outcome {
+	var se *Error
+	switch {
+	case errors.Is(err, sasl.ErrCancelled):
+		return answer(501, EnhancedCode{5, 0, 0}, "Authentication cancelled")
+	case errors.Is(err, errAuthLineTooLong):
+		return answer(500, EnhancedCode{5, 5, 6}, "Authentication Exchange line is too long")
+	case errors.Is(err, sasl.ErrInvalidCredentials):
+		return answer(535, EnhancedCode{5, 7, 8}, "Authentication credentials invalid")
+	case errors.Is(err, sasl.ErrMalformed):
+		return answer(501, EnhancedCode{5, 5, 2}, "Malformed authentication data")
+	case errors.As(err, &se):
+		o := failure(err)
+		o.code = se.Code // for the log
+		return o
+	case isNetError(err):
+		return c.readFailure(err)
+	}
+	// Not the client's fault, and its text may hold internals: logged
+	// (with the failure, by authFailed), not sent.
+	return answer(454, EnhancedCode{4, 7, 0}, "Temporary authentication failure")
 }

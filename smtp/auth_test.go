@@ -2,6 +2,8 @@ package smtp
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -88,4 +90,49 @@ func TestAuthWithoutAuthSession(t *testing.T) {
 	_, addr := srvStart(t, &srvBackend{}, func(s *Server) { s.AllowInsecureAuth = true })
 	c := srvGreeted(t, addr)
 	c.cmd("AUTH PLAIN "+srvB64("\x00user\x00pass"), "502 5.5.1")
+}
+
+// Each failed AUTH is logged at Info with the connection id, the client's
+// address, the mechanism and the user name tried, never the password; so
+// is the 421 after too many, so that fail2ban-style tools can act.
+func TestAuthFailuresLogged(t *testing.T) {
+	log := &lockedBuffer{}
+	b := &srvBackend{auth: true}
+	_, addr := srvStart(t, b, func(s *Server) {
+		s.AllowInsecureAuth = true
+		s.Logger = slog.New(slog.NewJSONHandler(log, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
+	c := srvGreeted(t, addr)
+	c.cmd("AUTH PLAIN "+srvB64("\x00user\x00wrong-secret-1"), "535 5.7.8")
+	c.cmd("AUTH LOGIN", "334 ")
+	c.cmd(srvB64("mallory"), "334 ")
+	c.cmd(srvB64("wrong-secret-2"), "535 5.7.8")
+	c.send("AUTH PLAIN " + srvB64("\x00user\x00wrong-secret-3"))
+	c.expect("535 5.7.8")
+	c.expect("421 4.7.0")
+	c.expectClosed()
+
+	var failures []map[string]any
+	closing := 0
+	for line := range strings.SplitSeq(strings.TrimSpace(log.String()), "\n") {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+		switch rec["msg"] {
+		case "smtp: AUTH failed":
+			failures = append(failures, rec)
+		case "smtp: too many AUTH failures, closing connection":
+			closing++
+		}
+	}
+	require.Len(t, failures, 3, log.String())
+	assert.Equal(t, 1, closing, "the 421 is logged")
+	for i, want := range []struct{ mech, user string }{{"PLAIN", "user"}, {"LOGIN", "mallory"}, {"PLAIN", "user"}} {
+		assert.Equal(t, "INFO", failures[i]["level"])
+		assert.Equal(t, want.mech, failures[i]["mechanism"])
+		assert.Equal(t, want.user, failures[i]["user"])
+		assert.Equal(t, c.nc.LocalAddr().String(), failures[i]["remote"])
+		assert.NotEmpty(t, failures[i]["conn"])
+	}
+	assert.Equal(t, b.LastConn().ID(), failures[0]["conn"])
+	assert.NotContains(t, log.String(), "wrong-secret")
 }

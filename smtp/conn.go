@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 // the connection lives.
 type Conn struct {
 	srv *Server
+	id  string   // for the log: unique among the Server's connections
 	nc  net.Conn // the connection; a *tls.Conn after STARTTLS or with implicit TLS
 	raw net.Conn // the accepted connection, for other goroutines to close or wake
 
@@ -69,7 +71,7 @@ type Conn struct {
 }
 
 func newConn(s *Server, nc net.Conn, base context.Context) *Conn {
-	c := &Conn{srv: s, nc: nc, raw: nc, remote: nc.RemoteAddr(), local: nc.LocalAddr()}
+	c := &Conn{srv: s, id: s.newConnID(), nc: nc, raw: nc, remote: nc.RemoteAddr(), local: nc.LocalAddr()}
 	c.in.c = c
 	c.ctx, c.cancel = context.WithCancel(base)
 	c.dot.AllowBareLineEndings = s.AllowBareLineEndings
@@ -79,6 +81,26 @@ func newConn(s *Server, nc net.Conn, base context.Context) *Conn {
 	c.status.c = c
 	c.setLimits()
 	return c
+}
+
+// ID returns the connection's identifier, which every log line of the
+// server about it carries as "conn": unique among the connections of one
+// Server (a random prefix per Server and a counter), so that a Backend can
+// put it in its own log lines and Received fields.
+func (c *Conn) ID() string { return c.id }
+
+// log writes a line of the connection's log at level: msg, the
+// connection's id and the client's address, then args.
+func (c *Conn) log(level slog.Level, msg string, args ...any) {
+	l := c.srv.logger()
+	if !l.Enabled(context.Background(), level) {
+		return
+	}
+	remote := ""
+	if c.remote != nil {
+		remote = c.remote.String()
+	}
+	l.Log(context.Background(), level, msg, append([]any{"conn", c.id, "remote", remote}, args...)...)
 }
 
 // RemoteAddr returns the client's address: the peer of the TCP connection,

@@ -3,6 +3,7 @@ package smtp
 import (
 	"bufio"
 	"errors"
+	"log/slog"
 
 	"github.com/postwire/postwire/textproto"
 )
@@ -132,7 +133,7 @@ func (c *Conn) writeError(op string, err error) int {
 		return c.writeReply(pe.Reply())
 	}
 	if op != "" {
-		c.srv.logger().Warn("smtp: backend error", "op", op, "remote", c.remote, "err", err)
+		c.log(slog.LevelWarn, "smtp: backend error not sent to the client", "op", op, "err", err)
 	}
 	c.writeLine(451, EnhancedCode{4, 3, 0}, "Requested action aborted: local error in processing")
 	return 451
@@ -148,6 +149,7 @@ func (c *Conn) countError(code int, uncounted bool) {
 	c.errors++
 	limit := setting(c.srv.MaxErrors, DefaultMaxErrors)
 	if limit > 0 && c.errors >= limit && !c.closing {
+		c.log(slog.LevelInfo, "smtp: too many errors, closing connection", "errors", c.errors)
 		c.writeLine(421, EnhancedCode{4, 7, 0}, c.srv.hostname+" Too many errors, closing connection")
 		c.closing = true
 	}
@@ -160,6 +162,7 @@ func (c *Conn) countAuthFailure() {
 	c.authFailures++
 	limit := setting(c.srv.MaxAuthFailures, DefaultMaxAuthFailures)
 	if limit > 0 && c.authFailures >= limit && !c.closing {
+		c.log(slog.LevelInfo, "smtp: too many AUTH failures, closing connection", "failures", c.authFailures)
 		c.writeLine(421, EnhancedCode{4, 7, 0}, c.srv.hostname+" Too many authentication failures, closing connection")
 		c.closing = true
 	}

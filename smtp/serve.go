@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"log/slog"
 	"net"
 	"runtime/debug"
 	"time"
@@ -21,7 +22,7 @@ func (c *Conn) serve() {
 
 	if s.ProxyProtocol {
 		if err := c.readProxyHeader(); err != nil {
-			s.logger().Warn("smtp: PROXY protocol header refused", "remote", c.remote, "err", err)
+			c.log(slog.LevelWarn, "smtp: PROXY protocol header refused", "err", err)
 			return
 		}
 	}
@@ -39,8 +40,8 @@ func (c *Conn) serve() {
 		return
 	}
 
-	s.logger().Debug("smtp: connection opened", "remote", c.remote)
-	defer s.logger().Debug("smtp: connection closed", "remote", c.remote)
+	c.log(slog.LevelDebug, "smtp: connection opened")
+	defer c.log(slog.LevelDebug, "smtp: connection closed")
 	c.respond(c.greeting())
 	for !c.closing {
 		c.respond(c.nextCommand())
@@ -67,7 +68,7 @@ func (c *Conn) recoverPanic() {
 	if v == nil {
 		return
 	}
-	c.srv.logger().Error("smtp: panic serving connection", "remote", c.remote, "panic", v, "stack", string(debug.Stack()))
+	c.log(slog.LevelError, "smtp: panic serving connection", "panic", v, "stack", string(debug.Stack()))
 	c.respond(answer(421, EnhancedCode{4, 3, 0}, c.srv.hostname+" Internal error, closing connection").closeAfter())
 	c.flush()
 }
@@ -87,7 +88,7 @@ func (c *Conn) openSession(after string) outcome {
 	if errors.As(err, &se) {
 		return failure(err).closeAfter()
 	}
-	c.srv.logger().Error("smtp: Backend.NewSession failed"+after, "remote", c.remote, "err", err)
+	c.log(slog.LevelError, "smtp: Backend.NewSession failed"+after, "err", err)
 	return answer(421, EnhancedCode{4, 3, 0}, c.srv.hostname+" Service not available, closing connection").closeAfter()
 }
 
@@ -107,11 +108,11 @@ func (c *Conn) finish() {
 		func() {
 			defer func() {
 				if v := recover(); v != nil {
-					c.srv.logger().Error("smtp: panic in Session.Logout", "panic", v)
+					c.log(slog.LevelError, "smtp: panic in Session.Logout", "panic", v)
 				}
 			}()
 			if err := c.session.Logout(); err != nil {
-				c.srv.logger().Warn("smtp: Session.Logout failed", "err", err)
+				c.log(slog.LevelWarn, "smtp: Session.Logout failed", "err", err)
 			}
 		}()
 	}
@@ -177,7 +178,7 @@ func (c *Conn) handshake(tc *tls.Conn) bool {
 		defer cancel()
 	}
 	if err := tc.HandshakeContext(ctx); err != nil {
-		c.srv.logger().Info("smtp: TLS handshake failed", "remote", c.remote, "err", err)
+		c.log(slog.LevelInfo, "smtp: TLS handshake failed", "err", err)
 		return false
 	}
 	st := tc.ConnectionState()

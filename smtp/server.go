@@ -3,13 +3,16 @@ package smtp
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -225,6 +228,8 @@ type Server struct {
 	listeners  map[*net.Listener]struct{}
 	conns      map[*Conn]struct{}
 	active     atomic.Int64
+	idPrefix   string        // random, so that ids differ across restarts
+	lastID     atomic.Uint64 // counts connections, for their ids
 	closing    atomic.Bool
 	connWG     sync.WaitGroup
 }
@@ -240,6 +245,9 @@ func (s *Server) init() {
 			s.hostname = "localhost"
 		}
 		s.readerSize = max(4096, s.MaxLineLength, s.maxCommandLine())
+		var prefix [4]byte
+		rand.Read(prefix[:])
+		s.idPrefix = hex.EncodeToString(prefix[:])
 		s.readerPool.New = func() any { return bufio.NewReaderSize(nil, s.readerSize) }
 		s.writerPool.New = func() any { return bufio.NewWriterSize(nil, 4096) }
 		s.listeners = make(map[*net.Listener]struct{})
@@ -463,6 +471,15 @@ func (s *Server) closeListeners() error {
 		}
 	}
 	return err
+}
+
+// newConnID returns the id of a new connection: the Server's prefix and
+// the connection's number, "3fa2c91e-1b".
+func (s *Server) newConnID() string {
+	var b [32]byte
+	id := append(b[:0], s.idPrefix...)
+	id = append(id, '-')
+	return string(strconv.AppendUint(id, s.lastID.Add(1), 36))
 }
 
 // maxMessageBytes is the message size limit in force, 0 for none.

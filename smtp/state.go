@@ -3,6 +3,7 @@ package smtp
 import (
 	"github.com/postwire/postwire/extensions"
 	"github.com/postwire/postwire/sasl"
+	"log/slog"
 )
 
 // state is where a connection stands in the SMTP dialogue (RFC 5321
@@ -108,7 +109,7 @@ func (c *Conn) messageAccepted() {
 func (c *Conn) startOver(after string, update func()) outcome {
 	c.endTransaction()
 	if err := c.session.Logout(); err != nil {
-		c.srv.logger().Warn("smtp: Session.Logout failed", "err", err)
+		c.log(slog.LevelWarn, "smtp: Session.Logout failed", "err", err)
 	}
 	c.session = nil
 	c.state = stateConnected

@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
@@ -120,7 +121,7 @@ func (c *Conn) handleXCLIENT(args []byte) outcome {
 	if err != nil {
 		return failure(err)
 	}
-	c.srv.logger().Info("smtp: XCLIENT", "remote", c.remote, "args", string(args))
+	c.log(slog.LevelInfo, "smtp: XCLIENT", "args", string(args))
 
 	refused := c.startOver(" after XCLIENT", func() {
 		cmd.mergeInto(&st.attrs)
