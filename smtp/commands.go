@@ -268,12 +268,17 @@ func (c *Conn) canAuthenticate() bool {
 // The guards: conditions of order and security beyond the state.
 
 // guardAuthRequired refuses MAIL before AUTH on a server with
-// Server.RequireAuth (RFC 4954 section 6).
+// Server.RequireAuth (RFC 4954 section 6). Where AUTH needs TLS and
+// STARTTLS is on offer, the client is told to use it first (RFC 3207
+// section 4), since AUTH was not even advertised to it.
 func (c *Conn) guardAuthRequired() outcome {
-	if c.srv.RequireAuth && c.identity == nil {
-		return answer(530, EnhancedCode{5, 7, 0}, "Authentication required")
+	switch {
+	case !c.srv.RequireAuth || c.identity != nil:
+		return outcome{}
+	case c.tlsState == nil && !c.srv.AllowInsecureAuth && c.srv.TLSConfig != nil:
+		return answer(530, EnhancedCode{5, 7, 0}, "Must issue a STARTTLS command first")
 	}
-	return outcome{}
+	return answer(530, EnhancedCode{5, 7, 0}, "Authentication required")
 }
 
 // guardNotBinaryMIME refuses DATA for a message declared BODY=BINARYMIME,
