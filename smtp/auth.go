@@ -169,7 +169,11 @@ func (c *Conn) authFailed(mech string, server sasl.Server, err error) outcome {
 	if as, ok := server.(sasl.AttemptServer); ok {
 		user = as.Attempted()
 	}
-	c.log(slog.LevelInfo, "smtp: AUTH failed", "mechanism", mech, "user", user, "reply", o.code, "err", err)
+	level := slog.LevelInfo
+	if o.code == 454 {
+		level = slog.LevelWarn // the server's trouble, its text not sent
+	}
+	c.log(level, "smtp: AUTH failed", "mechanism", mech, "user", user, "reply", o.code, "err", err)
 	o.authFailed = true
 	return o
 }

@@ -10,8 +10,12 @@ import (
 // Backend makes a Session for each connection the Server accepts. It is
 // the application's half of the server, as http.Handler is for net/http.
 type Backend interface {
-	// NewSession is called once per connection, before the greeting. An
-	// *Error is sent as the greeting's refusal (use 554 to turn a client
+	// NewSession is called when a connection is accepted, before the
+	// greeting, and again each time the dialogue starts over: after
+	// STARTTLS (RFC 3207 section 4.2) and after XCLIENT, once the previous
+	// Session was logged out. The Conn then tells what changed (TLS, the
+	// client's address); its HELO name is "" until the client greets
+	// again. An *Error is sent as the refusal (use 554 to turn a client
 	// away, RFC 5321 section 3.1); any other error sends 421 4.3.0 and
 	// closes the connection.
 	NewSession(c *Conn) (Session, error)
@@ -29,23 +33,35 @@ func (f BackendFunc) NewSession(c *Conn) (Session, error) { return f(c) }
 // from the connection's goroutine only, never two at a time.
 //
 // Every error a method returns becomes the reply to the command: an *Error
-// is sent exactly as it is; any other error becomes 451 4.3.0 and its text
-// is logged, never sent (it may hold internals). A panic in a method
-// becomes 421 4.3.0 and ends that connection alone; it is logged.
+// is sent exactly as it is, so return one of the ready-made ones
+// (ErrNoSuchUser, ErrMailboxFull, ErrRelayDenied, ErrMessageRefused,
+// ErrTryLater, ...) or your own; any other error becomes 451 4.3.0, and
+// its text is logged at Warn with the connection's id, never sent (it may
+// hold internals). A panic in a method becomes 421 4.3.0 and ends that
+// connection alone; it is logged.
+//
+// Conn.Hostname gives the client's HELO name from its HELO, EHLO or LHLO
+// on, so in every method but none before; Conn.TLSConnectionState and
+// Conn.AuthIdentity tell how it is connected.
 //
 // The context given to each method is cancelled when the connection ends,
 // when Server.Close is called, or when Server.Shutdown gives up waiting.
 type Session interface {
 	// Mail starts a transaction with the reverse-path (RFC 5321 section
 	// 4.1.1.2); from is "" for the null path "<>". opts belongs to the
-	// connection and is reused: it is valid only during the call.
+	// connection and is reused: it is valid only during the call. Refuse
+	// with ErrSenderRefused, ErrAuthRequired or ErrTryLater, for example.
 	Mail(ctx context.Context, from string, opts *MailOptions) error
 	// Rcpt adds a recipient (RFC 5321 section 4.1.1.3). opts is valid
-	// only during the call.
+	// only during the call. Refuse with ErrNoSuchUser, ErrRelayDenied,
+	// ErrMailboxFull or ErrMailboxUnavailable, for example.
 	Rcpt(ctx context.Context, to string, opts *RcptOptions) error
 	// Data receives the message body of DATA or BDAT (RFC 5321 section
 	// 4.1.1.4, RFC 3030): r yields it unstuffed, with CRLF line endings,
-	// and io.EOF at its end. r is valid only during the call.
+	// and io.EOF at its end. r is valid only during the call. Refuse with
+	// ErrMessageRefused, ErrMessageTooBig or ErrMailboxFull, for example;
+	// return nil only once the message is on stable storage, since the
+	// client then forgets it (RFC 5321 section 6.1).
 	//
 	// A body that breaks a rule (over Server.MaxMessageBytes, a bare CR
 	// or LF, a line over Server.MaxBodyLineLength) makes r fail with an
@@ -73,8 +89,9 @@ type AuthSession interface {
 	// Auth returns the server side of mech for one exchange. After the
 	// exchange succeeds, the identity comes from sasl.IdentityServer when
 	// the returned Server implements it (Conn.AuthIdentity). Errors
-	// wrapping sasl.ErrInvalidCredentials give 535 5.7.8, sasl.ErrMalformed
-	// 501 5.5.2, an *Error is sent as it is, others 454 4.7.0.
+	// wrapping sasl.ErrInvalidCredentials give 535 5.7.8 (as
+	// ErrAuthFailed does), sasl.ErrMalformed 501 5.5.2, an *Error is sent
+	// as it is, others 454 4.7.0 with their text logged at Warn.
 	Auth(mech string) (sasl.Server, error)
 }
 

@@ -119,8 +119,10 @@ func (c *Conn) LocalAddr() net.Addr {
 }
 
 // Hostname returns the name the client gave with HELO, EHLO or LHLO (RFC
-// 5321 section 4.1.1.1), "" before it did (and after STARTTLS, until it
-// greets again).
+// 5321 section 4.1.1.1): valid from that greeting on, and so in every
+// Session method from Mail on; "" before it (and after STARTTLS or
+// XCLIENT, until the client greets again, unless XCLIENT gave a HELO
+// name).
 func (c *Conn) Hostname() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
