@@ -1,0 +1,102 @@
+package compat
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/dns/dnsmessage"
+)
+
+// TestDNSSECChain proves the chain with raw queries to Unbound: what comes
+// from the signed zone is validated (AD, RFC 4035 section 3.2.3), what comes
+// from the unsigned delegation or from outside the trust anchor is not
+// (insecure, AD clear), and what was altered after signing or carries
+// expired signatures is bogus, which a validating resolver answers with
+// SERVFAIL (RFC 4035 section 5.5) while NSD still serves the records.
+func TestDNSSECChain(t *testing.T) {
+	t.Parallel()
+	c := startDNSSEC(t, dnssecOptions{Port53: true})
+	t.Logf("chain started in %v", c.Started)
+	tlsaName := func(domain string) string { return fmt.Sprintf("_%d._tcp.mx.%s", c.MXPort, domain) }
+
+	cases := []struct {
+		name   string
+		qname  string
+		qtype  dnsmessage.Type
+		rcode  dnsmessage.RCode
+		ad     bool
+		answer func(dnsAnswer) []string // nil: no answer to compare
+		want   []string
+	}{
+		{"signed-mx", domainDANEEE, dnsmessage.TypeMX, dnsmessage.RCodeSuccess, true,
+			dnsAnswer.MX, []string{"10 mx." + domainDANEEE + "."}},
+		{"signed-a", "mx." + domainDANEEE, dnsmessage.TypeA, dnsmessage.RCodeSuccess, true,
+			dnsAnswer.A, []string{"127.0.0.1"}},
+		{"signed-tlsa-dane-ee", tlsaName(domainDANEEE), typeTLSA, dnsmessage.RCodeSuccess, true,
+			dnsAnswer.TLSA, []string{"3 1 1 " + c.Certs.spkiSHA256()}},
+		{"signed-tlsa-dane-ta", tlsaName(domainDANETA), typeTLSA, dnsmessage.RCodeSuccess, true,
+			dnsAnswer.TLSA, []string{"2 0 1 " + c.Certs.caCertSHA256()}},
+		{"signed-tlsa-mismatch", tlsaName(domainMismatch), typeTLSA, dnsmessage.RCodeSuccess, true,
+			dnsAnswer.TLSA, []string{"3 1 1 " + c.Certs.otherSPKISHA256()}},
+		// No TLSA name: a validated denial of existence (NSEC).
+		{"signed-no-tlsa", tlsaName(domainNoTLSA), typeTLSA, dnsmessage.RCodeNameError, true,
+			dnsAnswer.TLSA, nil},
+		{"signed-null-mx", domainNullMX, dnsmessage.TypeMX, dnsmessage.RCodeSuccess, true,
+			dnsAnswer.MX, []string{"0 ."}},
+		{"insecure-mx", domainInsecure, dnsmessage.TypeMX, dnsmessage.RCodeSuccess, false,
+			dnsAnswer.MX, []string{"10 mx." + domainInsecure + "."}},
+		{"insecure-tlsa", tlsaName(domainInsecure), typeTLSA, dnsmessage.RCodeSuccess, false,
+			dnsAnswer.TLSA, []string{"3 1 1 " + c.Certs.spkiSHA256()}},
+		{"bogus-mx", domainBogusMX, dnsmessage.TypeMX, dnsmessage.RCodeServerFailure, false, nil, nil},
+		{"bogus-mx-host-still-valid", "mx." + domainBogusMX, dnsmessage.TypeA, dnsmessage.RCodeSuccess, true,
+			dnsAnswer.A, []string{"127.0.0.1"}},
+		{"bogus-tlsa", tlsaName(domainBogusTLSA), typeTLSA, dnsmessage.RCodeServerFailure, false, nil, nil},
+		{"bogus-tlsa-mx-still-valid", domainBogusTLSA, dnsmessage.TypeMX, dnsmessage.RCodeSuccess, true,
+			dnsAnswer.MX, []string{"10 mx." + domainBogusTLSA + "."}},
+		{"expired-mx", domainExpired, dnsmessage.TypeMX, dnsmessage.RCodeServerFailure, false, nil, nil},
+		{"expired-tlsa", tlsaName(domainExpired), typeTLSA, dnsmessage.RCodeServerFailure, false, nil, nil},
+		{"outside-anchor-mx", domainSTS, dnsmessage.TypeMX, dnsmessage.RCodeSuccess, false,
+			dnsAnswer.MX, []string{"10 mx." + domainSTS + "."}},
+		{"outside-anchor-mta-sts", "_mta-sts." + domainSTS, dnsmessage.TypeTXT, dnsmessage.RCodeSuccess, false,
+			dnsAnswer.TXT, []string{"v=STSv1; id=" + stsPolicyID + ";"}},
+		{"outside-anchor-policy-host", "mta-sts." + domainSTS, dnsmessage.TypeA, dnsmessage.RCodeSuccess, false,
+			dnsAnswer.A, []string{"127.0.0.1"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := dnsQuery(c.Resolver, tc.qname, tc.qtype)
+			require.NoError(t, err)
+			assert.Equal(t, tc.rcode, a.RCode, "rcode of %s %v\n%s", tc.qname, tc.qtype, c.UnboundLog())
+			assert.Equal(t, tc.ad, a.AD, "AD of %s %v\n%s", tc.qname, tc.qtype, c.UnboundLog())
+			if tc.answer != nil {
+				assert.Equal(t, tc.want, tc.answer(a), "%s %v", tc.qname, tc.qtype)
+			}
+		})
+	}
+
+	// The bogus answers are the resolver's verdict: NSD, which does not
+	// validate, serves the altered records and the expired zone alike.
+	t.Run("authority-serves-what-resolver-refuses", func(t *testing.T) {
+		for _, q := range []struct {
+			name  string
+			qtype dnsmessage.Type
+		}{{domainBogusMX, dnsmessage.TypeMX}, {tlsaName(domainBogusTLSA), typeTLSA}, {domainExpired, dnsmessage.TypeMX}} {
+			a, err := dnsQuery(c.Authority, q.name, q.qtype)
+			require.NoError(t, err)
+			assert.Equal(t, dnsmessage.RCodeSuccess, a.RCode, "%s at NSD", q.name)
+			assert.True(t, a.Authoritative, "%s at NSD", q.name)
+			assert.Len(t, a.Answers, 2, "%s at NSD: the record and its RRSIG", q.name)
+		}
+	})
+
+	// Port 53 of the chain's own loopback address is the same resolver.
+	t.Run("port-53", func(t *testing.T) {
+		a, err := dnsQuery(c.Resolver53, domainDANEEE, dnsmessage.TypeMX)
+		require.NoError(t, err)
+		assert.Equal(t, dnsmessage.RCodeSuccess, a.RCode)
+		assert.True(t, a.AD)
+		assert.Equal(t, []string{"10 mx." + domainDANEEE + "."}, a.MX())
+	})
+}
