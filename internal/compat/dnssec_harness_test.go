@@ -215,10 +215,21 @@ func (c *dnssecChain) startNSD(t testing.TB) {
 // unboundConf validates with dane.test's trust anchor, asks NSD for the
 // four zones (stub zones, as their NS records name port 53), and lets
 // loopback clients query it. "test." is one of Unbound's default local
-// zones (RFC 6761), which nodefault turns off.
+// zones (RFC 6761), which nodefault turns off. It never sends a query off
+// this machine: every IPv4 address but 127.0.0.0/8 is on the
+// do-not-query list (and IPv6 is off), so a name outside the chain fails
+// at once instead of reaching for the root servers.
 const unboundConf = `server:
 %[2]s  do-ip6: no
   do-not-query-localhost: no
+  do-not-query-address: 0.0.0.0/2
+  do-not-query-address: 64.0.0.0/3
+  do-not-query-address: 96.0.0.0/4
+  do-not-query-address: 112.0.0.0/5
+  do-not-query-address: 120.0.0.0/6
+  do-not-query-address: 124.0.0.0/7
+  do-not-query-address: 126.0.0.0/8
+  do-not-query-address: 128.0.0.0/1
   access-control: 127.0.0.0/8 allow
   username: ""
   chroot: ""
