@@ -96,6 +96,9 @@ func TestDNSSECChain(t *testing.T) {
 
 	// Port 53 of the chain's own loopback address is the same resolver.
 	t.Run("port-53", func(t *testing.T) {
+		if c.Resolver53 == "" {
+			t.Skip("port 53 cannot be bound here")
+		}
 		a, err := dnsQuery(c.Resolver53, domainDANEEE, dnsmessage.TypeMX)
 		require.NoError(t, err)
 		assert.Equal(t, dnsmessage.RCodeSuccess, a.RCode)
