@@ -1,7 +1,11 @@
 package compat
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"io"
+	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -92,6 +96,29 @@ func TestDNSSECChain(t *testing.T) {
 			assert.True(t, a.Authoritative, "%s at NSD", q.name)
 			assert.Len(t, a.Answers, 2, "%s at NSD: the record and its RRSIG", q.name)
 		}
+	})
+
+	// domainSTS's policy host serves its policy over HTTPS with a
+	// certificate that verifies for the host's name against the chain's
+	// CA, and only against it (RFC 8461 section 3.3).
+	t.Run("mta-sts-policy", func(t *testing.T) {
+		sts := c.startSTSPolicy(t, "enforce")
+		resp, err := sts.Client.Get("https://" + stsPolicyHost + "/.well-known/mta-sts.txt")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Equal(t, "text/plain", resp.Header.Get("Content-Type"))
+		assert.Equal(t, "version: STSv1\r\nmode: enforce\r\nmx: mx.sts.test\r\nmax_age: 86400\r\n", string(body))
+		require.NotNil(t, resp.TLS)
+		assert.NoError(t, resp.TLS.PeerCertificates[0].VerifyHostname(stsPolicyHost))
+
+		untrusting := &http.Client{Transport: sts.Client.Transport.(*http.Transport).Clone()}
+		untrusting.Transport.(*http.Transport).TLSClientConfig = &tls.Config{}
+		_, err = untrusting.Get("https://" + stsPolicyHost + "/.well-known/mta-sts.txt")
+		var unknown x509.UnknownAuthorityError
+		assert.ErrorAs(t, err, &unknown, "a client without the chain's CA")
 	})
 
 	// Port 53 of the chain's own loopback address is the same resolver.
