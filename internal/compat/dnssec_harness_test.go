@@ -2,6 +2,7 @@ package compat
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	mathrand "math/rand/v2"
 	"net"
@@ -274,6 +275,17 @@ func (c *dnssecChain) startUnbound(t testing.TB) {
 	c.waitDNS(t, "Unbound", c.Resolver, exited, c.UnboundLog, func(a dnsAnswer) bool {
 		return a.RCode == dnsmessage.RCodeSuccess && a.AD
 	})
+}
+
+// mxConfig is the recvConfig of an in-process MX host of the chain (ours,
+// startPostwire, or go-smtp's, startGoSMTP): STARTTLS with the leaf and the
+// CA, on 127.0.0.1 at MXPort.
+func (c *dnssecChain) mxConfig() recvConfig {
+	return recvConfig{
+		startTLS: true,
+		addr:     fmt.Sprintf("127.0.0.1:%d", c.MXPort),
+		tls:      &tls.Config{Certificates: []tls.Certificate{c.Certs.Cert}},
+	}
 }
 
 // UnboundLog is what Unbound logged so far (validation failures among it,

@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"testing"
+	"time"
 
+	"github.com/postwire/postwire/smtp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/dns/dnsmessage"
@@ -98,6 +100,47 @@ func TestDNSSECChain(t *testing.T) {
 		}
 	})
 
+	// Our server as the MX host of every domain: what a client that
+	// follows the validated MX, A and TLSA answers finds at the MX port
+	// is the certificate the TLSA records describe (or, for the mismatch,
+	// do not describe), and a message sent there is stored.
+	t.Run("go-mx-host", func(t *testing.T) {
+		mx := startPostwire(t, c.mxConfig())
+		for i, tc := range []struct {
+			domain string
+			match  func(tlsa, host string, chain []*x509.Certificate) bool
+			want   bool
+		}{
+			{domainDANEEE, matchDANEEE, true},
+			{domainDANETA, matchDANETA, true},
+			{domainMismatch, matchDANEEE, false},
+		} {
+			host := "mx." + tc.domain
+			mxa := requireSecure(t, c, tc.domain, dnsmessage.TypeMX)
+			require.Equal(t, []string{"10 " + host + "."}, mxa.MX())
+			require.Equal(t, []string{"127.0.0.1"}, requireSecure(t, c, host, dnsmessage.TypeA).A())
+			tlsa := requireSecure(t, c, tlsaName(tc.domain), typeTLSA).TLSA()
+			require.Len(t, tlsa, 1)
+
+			var peer []*x509.Certificate
+			opts := smtp.DialOptions{LocalName: "client.test.example", TLSConfig: &tls.Config{
+				ServerName:         host,
+				InsecureSkipVerify: true, // DANE decides, below
+				VerifyConnection: func(cs tls.ConnectionState) error {
+					peer = cs.PeerCertificates
+					return nil
+				},
+			}}
+			res, _, err := clientSend(t, fmt.Sprintf("127.0.0.1:%d", c.MXPort), sendSpec{opts: opts, startTLS: true,
+				env: smtp.Envelope{From: "alice@client.test.example", To: []string{"bob@" + tc.domain}}},
+				testMessage("go mx "+tc.domain, false))
+			require.NoError(t, err)
+			require.NoError(t, res.Recipients[0].Err)
+			assert.Equal(t, tc.want, tc.match(tlsa[0], host, peer), "%s: %s", tc.domain, tlsa[0])
+			assert.Equal(t, []string{"bob@" + tc.domain}, mx.rec.wait(t, i+1, 5*time.Second)[i].To)
+		}
+	})
+
 	// domainSTS's policy host serves its policy over HTTPS with a
 	// certificate that verifies for the host's name against the chain's
 	// CA, and only against it (RFC 8461 section 3.3).
@@ -132,4 +175,39 @@ func TestDNSSECChain(t *testing.T) {
 		assert.True(t, a.AD)
 		assert.Equal(t, []string{"10 mx." + domainDANEEE + "."}, a.MX())
 	})
+}
+
+// requireSecure asks the chain's resolver and requires a validated answer.
+func requireSecure(t testing.TB, c *dnssecChain, name string, qtype dnsmessage.Type) dnsAnswer {
+	t.Helper()
+	a, err := dnsQuery(c.Resolver, name, qtype)
+	require.NoError(t, err)
+	require.Equal(t, dnsmessage.RCodeSuccess, a.RCode, "%s %v\n%s", name, qtype, c.UnboundLog())
+	require.True(t, a.AD, "%s %v not validated", name, qtype)
+	return a
+}
+
+// matchDANEEE says whether a "3 1 1" record names the leaf's public key
+// (RFC 7672 section 3.1.1: the name and dates are not checked).
+func matchDANEEE(tlsa, _ string, chain []*x509.Certificate) bool {
+	return len(chain) > 0 && tlsa == "3 1 1 "+sha256Hex(chain[0].RawSubjectPublicKeyInfo)
+}
+
+// matchDANETA says whether a "2 0 1" record names a certificate of the
+// chain after the leaf that issued the leaf, and the leaf's names include
+// host, the MX host (RFC 7672 sections 3.1.2 and 3.2.2).
+func matchDANETA(tlsa, host string, chain []*x509.Certificate) bool {
+	if len(chain) < 2 {
+		return false
+	}
+	for _, ta := range chain[1:] {
+		if tlsa != "2 0 1 "+sha256Hex(ta.Raw) {
+			continue
+		}
+		roots := x509.NewCertPool()
+		roots.AddCert(ta)
+		_, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, DNSName: host})
+		return err == nil
+	}
+	return false
 }
