@@ -53,7 +53,7 @@ func TestPostfixDANE(t *testing.T) {
 		{domainDANEEE, "sent", "Verified", ""},
 		// DANE-TA(2): the chain the server sends leads to the trust
 		// anchor the record names, and the leaf's names include the MX
-		// host (RFC 7672 sections 3.1.2, 3.2.2).
+		// host (RFC 7672 sections 3.1.2, 3.2.1).
 		{domainDANETA, "sent", "Verified", ""},
 		// Usable records, none matching: the client must not deliver
 		// and treats it as a temporary failure (RFC 7672 section 2.2).

@@ -195,7 +195,7 @@ func matchDANEEE(tlsa, _ string, chain []*x509.Certificate) bool {
 
 // matchDANETA says whether a "2 0 1" record names a certificate of the
 // chain after the leaf that issued the leaf, and the leaf's names include
-// host, the MX host (RFC 7672 sections 3.1.2 and 3.2.2).
+// host, the MX host (RFC 7672 sections 3.1.2 and 3.2.1).
 func matchDANETA(tlsa, host string, chain []*x509.Certificate) bool {
 	if len(chain) < 2 {
 		return false

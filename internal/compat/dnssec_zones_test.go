@@ -10,7 +10,7 @@ import (
 // resolver holds the trust anchor of; each domain has one MX host,
 // "mx.<domain>", with the address 127.0.0.1, and the TLSA records of the
 // MX hosts are at "_<port>._tcp.mx.<domain>" for the port the chain is
-// built for (RFC 7672 section 2.3 forms the TLSA name from the port the
+// built for (RFC 7672 section 2.2.3 forms the TLSA name from the port the
 // client connects to).
 const (
 	daneZone = "dane.test"
