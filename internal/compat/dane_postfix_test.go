@@ -39,7 +39,7 @@ func TestPostfixDANE(t *testing.T) {
 	}
 
 	mx := newDANEReceiver(t, chain)
-	client := newDANEClient(t, chain)
+	client := newDANEClient(t, chain, "")
 
 	cases := []struct {
 		domain string
@@ -189,17 +189,23 @@ dnssec_probe = ns:dane.test
 `
 
 // newDANEClient starts the sending instance in its own mount namespace
-// with the chain's resolver as its resolv.conf.
-func newDANEClient(t testing.TB, chain *dnssecChain) *postfix {
+// with the chain's resolver as its resolv.conf; extraCF is added to its
+// main.cf.
+func newDANEClient(t testing.TB, chain *dnssecChain, extraCF string) *postfix {
+	t.Helper()
+	return newPostfixLaunched(t, chainResolverLauncher(t, chain), fmt.Sprintf(daneClientCF, chain.MXPort)+extraCF)
+}
+
+// chainResolverLauncher is a command prefix that runs a program in a mount
+// namespace of its own whose /etc/resolv.conf names the chain's resolver
+// on port 53 (a private file bind-mounted over it).
+func chainResolverLauncher(t testing.TB, chain *dnssecChain) []string {
 	t.Helper()
 	host := strings.TrimSuffix(chain.Resolver53, ":53")
 	resolv := filepath.Join(chain.Dir, "resolv.conf")
 	conf := "nameserver " + host + "\noptions trust-ad edns0 attempts:1 timeout:3\n"
 	require.NoError(t, os.WriteFile(resolv, []byte(conf), 0o644))
-
-	launcher := []string{"unshare", "-m", "--", "sh", "-c",
-		`mount --bind "$0" /etc/resolv.conf && exec "$@"`, resolv}
-	return newPostfixLaunched(t, launcher, fmt.Sprintf(daneClientCF, chain.MXPort))
+	return []string{"unshare", "-m", "--", "sh", "-c", `mount --bind "$0" /etc/resolv.conf && exec "$@"`, resolv}
 }
 
 // finalStatus waits until the log holds the outcome of delivering to rcpt

@@ -90,13 +90,13 @@ func startDNSSEC(t testing.TB, opt dnssecOptions) *dnssecChain {
 	c.Certs, err = newDANECerts(dir, certNames())
 	require.NoError(t, err)
 
+	if opt.Port53 {
+		c.Resolver53 = freeLoopback53(t)
+	}
 	c.writeZones(t)
 	c.Authority = "127.0.0.1:" + freeDNSPort(t)
 	c.startNSD(t)
 	c.Resolver = "127.0.0.1:" + freeDNSPort(t)
-	if opt.Port53 {
-		c.Resolver53 = freeLoopback53(t)
-	}
 	c.startUnbound(t)
 
 	c.Started = time.Since(begin)
@@ -121,7 +121,7 @@ func (c *dnssecChain) writeZones(t testing.TB) {
 	c.writeFile(t, daneZone+".signed", parent)
 
 	c.writeFile(t, domainInsecure+".zone", insecureZone(c.MXPort, c.Certs))
-	c.writeFile(t, domainSTS+".zone", stsZone(c.MXPort))
+	c.writeFile(t, domainSTS+".zone", stsZone(c.MXPort, c.PolicyIP()))
 
 	c.TrustAnchor = strings.TrimSpace(c.run(t, "ldns-key2ds", "-n", "-2", parentKSK+".key"))
 	c.writeFile(t, "trust-anchor.ds", c.TrustAnchor+"\n")
@@ -275,6 +275,17 @@ func (c *dnssecChain) startUnbound(t testing.TB) {
 	c.waitDNS(t, "Unbound", c.Resolver, exited, c.UnboundLog, func(a dnsAnswer) bool {
 		return a.RCode == dnsmessage.RCodeSuccess && a.AD
 	})
+}
+
+// PolicyIP is the address of the MTA-STS policy hosts in the DNS: the
+// chain's own loopback address when it has one (Resolver53's), where
+// startSTSPolicy serves port 443 too, else 127.0.0.1.
+func (c *dnssecChain) PolicyIP() string {
+	if c.Resolver53 != "" {
+		host, _, _ := net.SplitHostPort(c.Resolver53)
+		return host
+	}
+	return "127.0.0.1"
 }
 
 // mxConfig is the recvConfig of an in-process MX host of the chain (ours,

@@ -1,10 +1,12 @@
 package compat
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -68,7 +70,9 @@ func TestDNSSECChain(t *testing.T) {
 		{"outside-anchor-mta-sts", "_mta-sts." + domainSTS, dnsmessage.TypeTXT, dnsmessage.RCodeSuccess, false,
 			dnsAnswer.TXT, []string{"v=STSv1; id=" + stsPolicyID + ";"}},
 		{"outside-anchor-policy-host", "mta-sts." + domainSTS, dnsmessage.TypeA, dnsmessage.RCodeSuccess, false,
-			dnsAnswer.A, []string{"127.0.0.1"}},
+			dnsAnswer.A, []string{c.PolicyIP()}},
+		{"outside-anchor-mta-sts-badmx", "_mta-sts." + domainSTSBadMX, dnsmessage.TypeTXT, dnsmessage.RCodeSuccess, false,
+			dnsAnswer.TXT, []string{"v=STSv1; id=" + stsPolicyID + ";"}},
 		// A name outside the chain's zones: the resolver may ask nothing
 		// off this machine, so it fails.
 		{"outside-chain", "postwire.example", dnsmessage.TypeMX, dnsmessage.RCodeServerFailure, false, nil, nil},
@@ -156,6 +160,29 @@ func TestDNSSECChain(t *testing.T) {
 		assert.Equal(t, "version: STSv1\r\nmode: enforce\r\nmx: mx.sts.test\r\nmax_age: 86400\r\n", string(body))
 		require.NotNil(t, resp.TLS)
 		assert.NoError(t, resp.TLS.PeerCertificates[0].VerifyHostname(stsPolicyHost))
+
+		// The other domain's policy lists another MX host.
+		resp2, err := sts.Client.Get("https://mta-sts." + domainSTSBadMX + "/.well-known/mta-sts.txt")
+		require.NoError(t, err)
+		body2, _ := io.ReadAll(resp2.Body)
+		resp2.Body.Close()
+		assert.Contains(t, string(body2), "\r\nmx: mx.elsewhere.test\r\n")
+
+		// Port 443 of the policy hosts' address in the DNS serves the same.
+		if sts.Addr443 != "" {
+			direct := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+				TLSClientConfig: &tls.Config{RootCAs: c.Certs.CAPool},
+				DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+					var d net.Dialer
+					return d.DialContext(ctx, network, net.JoinHostPort(c.PolicyIP(), "443"))
+				},
+			}}
+			resp3, err := direct.Get("https://" + stsPolicyHost + "/.well-known/mta-sts.txt")
+			require.NoError(t, err)
+			body3, _ := io.ReadAll(resp3.Body)
+			resp3.Body.Close()
+			assert.Equal(t, string(body), string(body3))
+		}
 
 		untrusting := &http.Client{Transport: sts.Client.Transport.(*http.Transport).Clone()}
 		untrusting.Transport.(*http.Transport).TLSClientConfig = &tls.Config{}

@@ -40,8 +40,12 @@ const (
 	domainInsecure = "insecure.dane.test"
 	// domainSTS: a zone outside the trust anchor, without DNSSEC, for
 	// MTA-STS (RFC 8461): "_mta-sts" TXT, the policy host "mta-sts.sts.test"
-	// and "_smtp._tls" TXT (RFC 8460).
+	// and "_smtp._tls" TXT (RFC 8460). Its policy (startSTSPolicy) lists
+	// its MX host.
 	domainSTS = "sts.test"
+	// domainSTSBadMX: in the same zone, MTA-STS too, but its policy lists
+	// only "mx.elsewhere.test", not its MX host.
+	domainSTSBadMX = "badmx.sts.test"
 )
 
 // daneDomain is one delivery domain of the chain.
@@ -62,13 +66,17 @@ var daneDomains = []daneDomain{
 	{domainExpired, "mx." + domainExpired},
 	{domainInsecure, "mx." + domainInsecure},
 	{domainSTS, "mx." + domainSTS},
+	{domainSTSBadMX, "mx." + domainSTSBadMX},
 }
+
+// stsDomains are the domains with an MTA-STS policy.
+var stsDomains = []string{domainSTS, domainSTSBadMX}
 
 // stsPolicyID is the id of domainSTS's "_mta-sts" TXT record.
 const stsPolicyID = "20261202T000000"
 
 // certNames are the names of the leaf certificate: every MX host and the
-// MTA-STS policy host.
+// MTA-STS policy hosts.
 func certNames() []string {
 	var names []string
 	for _, d := range daneDomains {
@@ -76,7 +84,10 @@ func certNames() []string {
 			names = append(names, d.MX)
 		}
 	}
-	return append(names, "mta-sts."+domainSTS)
+	for _, d := range stsDomains {
+		names = append(names, "mta-sts."+d)
+	}
+	return names
 }
 
 // zoneText builds a master file (RFC 1035 section 5) for one zone: SOA,
@@ -148,13 +159,20 @@ func insecureZone(port int, c *daneCerts) string {
 	return z.String()
 }
 
-// stsZone is sts.test, never signed, outside the trust anchor.
-func stsZone(port int) string {
+// stsZone is sts.test, never signed, outside the trust anchor, with
+// badmx.sts.test in it; policyIP is the policy hosts' address.
+func stsZone(port int, policyIP string) string {
 	z := newZoneText(domainSTS, port)
-	z.mailDomain("@", "")
-	z.add("_mta-sts", "TXT", `"v=STSv1; id=`+stsPolicyID+`;"`)
-	z.add("mta-sts", "A", "127.0.0.1")
-	z.add("_smtp._tls", "TXT", `"v=TLSRPTv1; rua=mailto:tlsrpt@sts.test"`)
+	for _, owner := range []string{"@", "badmx"} {
+		prefix := ""
+		if owner != "@" {
+			prefix = "." + owner
+		}
+		z.mailDomain(owner, "")
+		z.add("_mta-sts"+prefix, "TXT", `"v=STSv1; id=`+stsPolicyID+`;"`)
+		z.add("mta-sts"+prefix, "A", policyIP)
+		z.add("_smtp._tls"+prefix, "TXT", `"v=TLSRPTv1; rua=mailto:tlsrpt@sts.test"`)
+	}
 	return z.String()
 }
 
