@@ -3,11 +3,16 @@
 # drive (see /work/shared/PEERS.md): Postfix (smtpd, smtp/lmtp clients,
 # smtp-source, smtp-sink), Cyrus SASL tools, swaks, msmtp, HAProxy, aiosmtpd
 # and openssl, from Debian's packages, plus Net::SSLeay for swaks's TLS and
-# Cyrus SASL's PLAIN/LOGIN/CRAM-MD5 modules for Postfix (only Recommends).
+# Cyrus SASL's PLAIN/LOGIN/CRAM-MD5 modules for Postfix (only Recommends);
+# and the DNSSEC chain of the DANE cells: NSD (authoritative), Unbound
+# (validating resolver) and ldns's tools (ldns-keygen, ldns-signzone,
+# ldns-key2ds), with postfix-mta-sts-resolver for Postfix's MTA-STS.
 #
 # Idempotent and non-interactive: when everything is present it only prints
 # the versions. Postfix is preseeded with "No configuration", so no system
-# Postfix is configured or started; the tests run private instances.
+# Postfix is configured or started; the policy below keeps NSD's and
+# Unbound's init scripts from starting theirs; the tests run private
+# instances.
 set -euo pipefail
 
 # package -> a file it installs (or perl:Module, or dpkg:package), to tell
@@ -22,6 +27,10 @@ declare -A probe=(
   [openssl]=/usr/bin/openssl
   [libnet-ssleay-perl]=perl:Net::SSLeay
   [libsasl2-modules]=dpkg:libsasl2-modules
+  [nsd]=/usr/sbin/nsd
+  [unbound]=/usr/sbin/unbound
+  [ldnsutils]=/usr/bin/ldns-signzone
+  [postfix-mta-sts-resolver]=/usr/bin/mta-sts-daemon
 )
 
 missing=()
@@ -45,8 +54,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then sudo="sudo -n"; fi
   echo "install-peers: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  # Keep the packages' init scripts from starting system daemons (HAProxy
-  # would): the tests run private instances. Only when no policy exists.
+  # Keep the packages' init scripts from starting system daemons (HAProxy,
+  # NSD, Unbound and the MTA-STS daemon would): the tests run private
+  # instances. Only when no policy exists.
   policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
@@ -70,3 +80,7 @@ ver aiosmtpd "$(/usr/bin/python3 -c 'import aiosmtpd; print(aiosmtpd.__version__
 ver python3 "$(/usr/bin/python3 --version 2>&1)"
 ver openssl "$(openssl version 2>/dev/null || echo '?')"
 ver saslpasswd2 "$(dpkg-query -W -f='${Version}' sasl2-bin 2>/dev/null || echo '?')"
+ver nsd "$(first nsd -v)"
+ver unbound "$(unbound -V 2>/dev/null | sed -n 's/^Version //p')"
+ver ldnsutils "$(dpkg-query -W -f='${Version}' ldnsutils 2>/dev/null || echo '?')"
+ver mta-sts-daemon "$(dpkg-query -W -f='${Version}' postfix-mta-sts-resolver 2>/dev/null || echo '?')"

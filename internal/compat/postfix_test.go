@@ -20,6 +20,10 @@ type postfix struct {
 	dir string // everything of the instance
 	etc string // its config_directory
 	log string // its maillog_file
+	// launcher, when set, is the command that runs "postfix start-fg"
+	// (given as its last arguments), e.g. to give the instance a mount
+	// namespace of its own.
+	launcher []string
 }
 
 // postfixBase is main.cf for every instance; %[1]s is the instance's
@@ -76,6 +80,13 @@ func needPostfix(t testing.TB) {
 // services added with "postconf -Me" (the default smtp/inet is removed).
 func newPostfix(t testing.TB, mainCF string, services ...string) *postfix {
 	t.Helper()
+	return newPostfixLaunched(t, nil, mainCF, services...)
+}
+
+// newPostfixLaunched is newPostfix with the master run by launcher (see
+// postfix.launcher); nil runs it directly.
+func newPostfixLaunched(t testing.TB, launcher []string, mainCF string, services ...string) *postfix {
+	t.Helper()
 	needPostfix(t)
 	// Not t.TempDir: Postfix's daemons run as the postfix user and must
 	// reach the queue, and its sockets' paths must stay short.
@@ -83,7 +94,7 @@ func newPostfix(t testing.TB, mainCF string, services ...string) *postfix {
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	require.NoError(t, os.Chmod(dir, 0o755))
-	p := &postfix{dir: dir, etc: filepath.Join(dir, "etc"), log: filepath.Join(dir, "maillog")}
+	p := &postfix{dir: dir, etc: filepath.Join(dir, "etc"), log: filepath.Join(dir, "maillog"), launcher: launcher}
 	for _, d := range []string{"etc/sasl", "spool", "lib", "vmail"} {
 		require.NoError(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
 	}
@@ -129,7 +140,8 @@ func copyFile(t testing.TB, from, to string, mode os.FileMode) {
 // when the test ends, killing what is left by PID after a bound.
 func (p *postfix) start(t testing.TB) {
 	t.Helper()
-	cmd := exec.Command("postfix", "-c", p.etc, "start-fg")
+	args := append(append([]string{}, p.launcher...), "postfix", "-c", p.etc, "start-fg")
+	cmd := exec.Command(args[0], args[1:]...)
 	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())

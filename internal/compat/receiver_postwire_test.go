@@ -35,7 +35,7 @@ func startPostwire(t testing.TB, cfg recvConfig) *receiver {
 		}),
 	}
 	if cfg.startTLS {
-		s.TLSConfig = serverTLS()
+		s.TLSConfig = cfg.tlsConfig()
 	}
 	l := listen(t, cfg)
 	done := make(chan error, 1)

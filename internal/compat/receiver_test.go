@@ -84,6 +84,18 @@ type recvConfig struct {
 	dsn          bool
 	maxBytes     int64
 	proxy        bool // expect a PROXY protocol header (ours only)
+	// addr is the address to listen on; "" picks a free port of 127.0.0.1.
+	addr string
+	// tls is the servers' TLS configuration; nil means serverTLS().
+	tls *tls.Config
+}
+
+// tlsConfig is the TLS configuration the receiver serves with.
+func (cfg recvConfig) tlsConfig() *tls.Config {
+	if cfg.tls != nil {
+		return cfg.tls
+	}
+	return serverTLS()
 }
 
 // testUsers is the account every peer authenticates with.
@@ -98,10 +110,14 @@ type receiver struct {
 // listen opens the listener of a receiver, with TLS when implicit.
 func listen(t testing.TB, cfg recvConfig) net.Listener {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := cfg.addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	l, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
 	if cfg.implicitTLS {
-		l = tls.NewListener(l, serverTLS())
+		l = tls.NewListener(l, cfg.tlsConfig())
 	}
 	return l
 }
@@ -127,7 +143,7 @@ func startGoSMTP(t testing.TB, cfg recvConfig) *receiver {
 	s.ReadTimeout = 30 * time.Second
 	s.WriteTimeout = 30 * time.Second
 	if cfg.startTLS || cfg.implicitTLS {
-		s.TLSConfig = serverTLS()
+		s.TLSConfig = cfg.tlsConfig()
 	}
 	l := listen(t, cfg)
 	done := make(chan error, 1)
