@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"github.com/postwire/postwire/extensions"
+	"github.com/postwire/postwire/internal/ascii"
 	"github.com/postwire/postwire/textproto"
 )
 
@@ -165,6 +166,9 @@ func (c *Conn) execute(line []byte) outcome {
 	}
 	row := c.lookup(cmd.Verb)
 	if row == nil {
+		if isForeignVerb(cmd.Name) {
+			return c.foreign(ascii.ToUpper(string(cmd.Name)) + " request")
+		}
 		return answer(500, EnhancedCode{5, 5, 2}, "Command unrecognized")
 	}
 	if len(line)+2 > c.lineLimit(row.line) {

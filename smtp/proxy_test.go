@@ -57,14 +57,21 @@ func TestProxyServerHeaders(t *testing.T) {
 }
 
 // Octets the client sent with the header (here a whole pipelined
-// session) are not lost.
+// session) are not lost: with AllowEarlyCommands they are served, without
+// it they are seen as the client talking before the greeting.
 func TestProxyServerKeepsOctetsAfterHeader(t *testing.T) {
 	for _, header := range []string{
 		"PROXY TCP4 192.0.2.7 198.51.100.1 51234 25\r\n",
 		string(proxyV2TCP(netip.MustParseAddrPort("192.0.2.7:51234"), netip.MustParseAddrPort("198.51.100.1:25"))),
 	} {
+		_, strict := srvStart(t, &srvBackend{}, func(s *Server) { s.ProxyProtocol = true })
+		early := srvDial(t, strict)
+		early.raw(header + "EHLO client.test\r\n")
+		early.expect("421 4.7.0")
+		early.expectClosed()
+
 		b := &srvBackend{}
-		_, addr := srvStart(t, b, func(s *Server) { s.ProxyProtocol = true })
+		_, addr := srvStart(t, b, func(s *Server) { s.ProxyProtocol, s.AllowEarlyCommands = true, true })
 		c := srvDial(t, addr)
 		c.raw(header + "EHLO client.test\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n")
 		c.expect("220 ")

@@ -123,6 +123,10 @@ func (c *Conn) readCommand() (line []byte, refused outcome, err error) {
 			return nil, outcome{}, err
 		}
 	}
+	if looksLikeTLS(c.nextOctets()) {
+		// A TLS handshake sent in clear has no line end to wait for.
+		return nil, c.foreign("a TLS handshake in plaintext"), nil
+	}
 	line, err = c.r.ReadSlice('\n')
 	switch {
 	case err == bufio.ErrBufferFull:
@@ -139,6 +143,17 @@ func (c *Conn) readCommand() (line []byte, refused outcome, err error) {
 		return nil, answer(500, EnhancedCode{5, 5, 2}, "Bare LF received; end commands with CRLF"), nil
 	}
 	return line[:n], outcome{}, nil
+}
+
+// nextOctets returns up to two of the octets that the next read will
+// return, without reading: from the buffered reader, or the idle wait's
+// octets it has not taken yet.
+func (c *Conn) nextOctets() []byte {
+	if n := c.r.Buffered(); n > 0 {
+		b, _ := c.r.Peek(min(2, n))
+		return b
+	}
+	return c.in.pending[:min(2, len(c.in.pending))]
 }
 
 // discardLongLine reads and drops the rest of a line longer than any

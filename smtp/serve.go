@@ -42,6 +42,11 @@ func (c *Conn) serve() {
 
 	c.log(slog.LevelDebug, "smtp: connection opened")
 	defer c.log(slog.LevelDebug, "smtp: connection closed")
+	if c.spokeFirst() {
+		c.respond(c.foreign("octets before the greeting"))
+		c.flush()
+		return
+	}
 	c.respond(c.greeting())
 	for !c.closing {
 		c.respond(c.nextCommand())

@@ -158,6 +158,13 @@ type Server struct {
 	// LenientPaths accepts a space after "FROM:"/"TO:" and paths without
 	// angle brackets, as Postfix does by default.
 	LenientPaths bool
+	// AllowEarlyCommands accepts commands a client sends before the
+	// greeting, as Postfix's smtpd does. By default such a client, which
+	// RFC 5321 section 3.1 has wait for the greeting (a spam bot's habit,
+	// or a script piping into nc), is answered 421 4.7.0 and disconnected,
+	// as Postfix's postscreen does with its pregreet test; behind a PROXY
+	// header, octets that follow it before the greeting count too.
+	AllowEarlyCommands bool
 	// AllowBareLineEndings accepts a bare LF ending a command line, and
 	// passes a bare CR or LF in a DATA body through as ordinary octets.
 	// By default the command is answered 500 5.5.2 and a body with one
@@ -180,8 +187,9 @@ type Server struct {
 	// mandatory: a connection whose header is missing, malformed, later
 	// than ProxyHeaderTimeout, or that comes from a source outside
 	// ProxyTrusted, is closed without a greeting and logged (at Warn).
-	// Octets the client sent right after the header are kept. With
-	// implicit TLS (ListenAndServeTLS) the header precedes the handshake.
+	// Octets the client sent right after the header are kept (see
+	// AllowEarlyCommands). With implicit TLS (ListenAndServeTLS) the
+	// header precedes the handshake.
 	ProxyProtocol bool
 	// ProxyTrusted lists the proxies allowed to connect when
 	// ProxyProtocol is set, by their own (TCP peer) address. Empty means
