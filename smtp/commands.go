@@ -1,6 +1,8 @@
 package smtp
 
 import (
+	"log/slog"
+
 	"github.com/postwire/postwire/extensions"
 	"github.com/postwire/postwire/internal/ascii"
 	"github.com/postwire/postwire/textproto"
@@ -44,6 +46,11 @@ type command struct {
 	// discarded when the command is refused, so that it is never taken
 	// for commands (RFC 3030 section 3).
 	chunk bool
+
+	// junk marks a command that costs the server work but moves no mail:
+	// Server.MaxJunkCommands bounds how many a client may send between
+	// accepted messages.
+	junk bool
 }
 
 type lineKind uint8
@@ -122,12 +129,12 @@ func init() {
 			offered: (*Conn).chunkingAdvertised, chunk: true,
 		},
 
-		textproto.VerbRSET: {handle: (*Conn).handleRset, allowed: anyState},
-		textproto.VerbNOOP: {handle: (*Conn).handleNoop, allowed: anyState},
+		textproto.VerbRSET: {handle: (*Conn).handleRset, allowed: anyState, junk: true},
+		textproto.VerbNOOP: {handle: (*Conn).handleNoop, allowed: anyState, junk: true},
 		textproto.VerbQUIT: {handle: (*Conn).handleQuit, allowed: anyState},
-		textproto.VerbHELP: {handle: (*Conn).handleHelp, allowed: anyState},
-		textproto.VerbVRFY: {handle: (*Conn).handleVrfy, allowed: outsideChunks},
-		textproto.VerbEXPN: {handle: (*Conn).handleExpn, allowed: outsideChunks, offered: (*Conn).canVerify},
+		textproto.VerbHELP: {handle: (*Conn).handleHelp, allowed: anyState, junk: true},
+		textproto.VerbVRFY: {handle: (*Conn).handleVrfy, allowed: outsideChunks, junk: true},
+		textproto.VerbEXPN: {handle: (*Conn).handleExpn, allowed: outsideChunks, offered: (*Conn).canVerify, junk: true},
 
 		textproto.VerbSTARTTLS: {
 			handle: (*Conn).handleStartTLS, allowed: outsideMail,
@@ -148,7 +155,7 @@ func init() {
 			offered:    (*Conn).xclientConfigured,
 		},
 
-		textproto.VerbETRN: {allowed: outsideChunks},
+		textproto.VerbETRN: {allowed: outsideChunks, junk: true},
 		textproto.VerbTURN: {allowed: outsideChunks},
 		textproto.VerbATRN: {allowed: outsideChunks},
 		textproto.VerbSEND: {allowed: outsideChunks},
@@ -178,7 +185,23 @@ func (c *Conn) execute(line []byte) outcome {
 	if refusal, refused := c.admit(cmd.Verb, row); refused {
 		return c.refuse(row, cmd.Args, refusal)
 	}
+	if row.junk && c.tooMuchJunk() {
+		return answer(421, EnhancedCode{4, 7, 0}, c.srv.hostname+" Too many commands that move no mail, closing connection").closeAfter()
+	}
 	return row.handle(c, cmd.Args)
+}
+
+// tooMuchJunk counts a junk command and reports whether it is one more
+// than Server.MaxJunkCommands allows, as Postfix's
+// smtpd_junk_command_limit does.
+func (c *Conn) tooMuchJunk() bool {
+	c.junk++
+	limit := setting(c.srv.MaxJunkCommands, DefaultMaxJunkCommands)
+	if limit > 0 && c.junk > limit {
+		c.log(slog.LevelInfo, "smtp: too many junk commands, closing connection", "commands", c.junk)
+		return true
+	}
+	return false
 }
 
 // lookup returns the table's row for v, or nil when v is no command of

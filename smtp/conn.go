@@ -46,6 +46,7 @@ type Conn struct {
 	rcptLimit    int            // longest RCPT line
 	cmdLimit     int            // longest other command line
 	errors       int
+	junk         int // junk commands since the last accepted message
 	authFailures int
 	closing      bool // the reply in progress is the last one
 	closed       atomic.Bool

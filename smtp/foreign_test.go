@@ -62,3 +62,17 @@ func TestEarlyTalkerRefused(t *testing.T) {
 	c.expect("220 ")
 	c.expect("250 ")
 }
+
+// By default 100 junk commands are answered and the 101st closes the
+// connection (Postfix's smtpd_junk_command_limit).
+func TestJunkCommandLimitDefault(t *testing.T) {
+	_, addr := srvStart(t, &srvBackend{}, nil)
+	c := srvDial(t, addr)
+	c.expect("220 ")
+	c.cmd("EHLO client.test", "250 ")
+	for range DefaultMaxJunkCommands {
+		c.cmd("NOOP", "250 ")
+	}
+	c.cmd("NOOP", "421 4.7.0")
+	c.expectClosed()
+}

@@ -31,7 +31,8 @@ const (
 	DefaultDataTimeout      = 3 * time.Minute // section 4.5.3.2.5, per body block
 	DefaultDataFinalTimeout = 10 * time.Minute
 	DefaultWriteTimeout     = 5 * time.Minute
-	DefaultMaxErrors        = 20 // Postfix's smtpd_hard_error_limit
+	DefaultMaxErrors        = 20  // Postfix's smtpd_hard_error_limit
+	DefaultMaxJunkCommands  = 100 // Postfix's smtpd_junk_command_limit
 	DefaultMaxAuthFailures  = 3
 	commandLineBase         = 512 // section 4.5.3.1.4, CRLF included
 	authLineMax             = 12288 + 2
@@ -120,6 +121,14 @@ type Server struct {
 	// smtpd_hard_error_limit. The count restarts after each accepted
 	// message. 0 means DefaultMaxErrors, 20; negative means no limit.
 	MaxErrors int
+
+	// MaxJunkCommands is the number of commands that cost the server work
+	// but move no mail (NOOP, RSET, VRFY, EXPN, HELP, ETRN) a client may
+	// send before it gets 421 4.7.0 and is disconnected, like Postfix's
+	// smtpd_junk_command_limit. The count restarts after each accepted
+	// message. 0 means DefaultMaxJunkCommands, 100; negative means no
+	// limit.
+	MaxJunkCommands int
 
 	// AllowInsecureAuth offers and accepts AUTH on connections without
 	// TLS. By default AUTH is offered only over TLS and answered 538

@@ -92,9 +92,10 @@ func (c *Conn) endTransaction() {
 }
 
 // messageAccepted: a message was accepted for at least one recipient. The
-// transaction is over and the count towards Server.MaxErrors restarts.
+// transaction is over and the counts towards Server.MaxErrors and
+// Server.MaxJunkCommands restart.
 func (c *Conn) messageAccepted() {
-	c.errors = 0
+	c.errors, c.junk = 0, 0
 	c.endTransaction()
 }
 
