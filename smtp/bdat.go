@@ -153,7 +153,7 @@ func (c *Conn) handleBDAT(args []byte) outcome {
 
 // bdatBodyError finishes reading a BDAT body after Data returned with err
 // and reports what broke it, if anything: a body the session left unread
-// is read to its LAST chunk (still against the size limit), and the rest
+// is read to its LAST chunk (still against the body rules), and the rest
 // of a chunk that failed the message is skipped.
 func (c *Conn) bdatBodyError(err error) error {
 	b := &c.bdat
@@ -166,10 +166,10 @@ func (c *Conn) bdatBodyError(err error) error {
 			return bodyErr
 		}
 	}
-	if bodyErr == nil && c.body.err == errTooBig {
-		bodyErr = errTooBig
+	if bodyErr == nil {
+		bodyErr = c.body.ruleErr
 	}
-	if bodyErr == nil || bodyErr == errTooBig {
+	if bodyErr == nil || bodyErr == c.body.ruleErr {
 		if serr := b.skipCurrent(); serr != nil {
 			bodyErr = serr
 		}

@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -8,24 +9,33 @@ import (
 	"github.com/postwire/postwire/dotstuff"
 )
 
-// errTooBig is what the body reader returns once a message passes
-// Server.MaxMessageBytes.
-var errTooBig = errors.New("smtp: message exceeds the size limit")
+// The body rules the body reader enforces, whatever the session does.
+var (
+	// errTooBig: the message passes Server.MaxMessageBytes.
+	errTooBig = errors.New("smtp: message exceeds the size limit")
+	// errNUL: a NUL octet in a body that is not BINARYMIME.
+	errNUL = errors.New("smtp: NUL octet in message body")
+)
 
-// limitReader counts the body handed to the session and fails with
-// errTooBig past Server.MaxMessageBytes, never giving out an octet beyond.
+// limitReader is the body as the session reads it. It counts the body
+// and fails with errTooBig past Server.MaxMessageBytes, and with errNUL at
+// a NUL octet unless the body is BINARYMIME or Server.AllowNUL is set,
+// never giving out an octet beyond either.
 type limitReader struct {
-	c      *Conn
-	r      io.Reader
-	remain int64 // octets still allowed; < 0 means no limit
-	err    error
+	c       *Conn
+	r       io.Reader
+	remain  int64 // octets still allowed; < 0 means no limit
+	noNUL   bool
+	err     error
+	ruleErr error // errTooBig or errNUL once a rule is broken
 }
 
 func (l *limitReader) reset(r io.Reader) {
-	l.r, l.err, l.remain = r, nil, -1
+	l.r, l.err, l.ruleErr, l.remain = r, nil, nil, -1
 	if m := l.c.srv.maxMessageBytes(); m > 0 {
 		l.remain = m
 	}
+	l.noNUL = !l.c.srv.AllowNUL && l.c.mailOpts.Body != BodyBinaryMIME
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
@@ -36,11 +46,14 @@ func (l *limitReader) Read(p []byte) (int, error) {
 		p = p[:l.remain+1]
 	}
 	n, err := l.r.Read(p)
+	if l.noNUL {
+		if i := bytes.IndexByte(p[:n], 0); i >= 0 {
+			return l.broken(i, errNUL)
+		}
+	}
 	if l.remain >= 0 {
 		if int64(n) > l.remain {
-			n = int(l.remain)
-			l.remain, l.err = 0, errTooBig
-			return n, nil
+			return l.broken(int(l.remain), errTooBig)
 		}
 		l.remain -= int64(n)
 	}
@@ -48,6 +61,13 @@ func (l *limitReader) Read(p []byte) (int, error) {
 		l.err = err
 	}
 	return n, err
+}
+
+// broken ends the body at a broken rule: the n octets before the
+// offence go out, then rule is the error of every later read.
+func (l *limitReader) broken(n int, rule error) (int, error) {
+	l.remain, l.err, l.ruleErr = 0, rule, rule
+	return n, nil
 }
 
 // handleData answers DATA (RFC 5321 section 4.1.1.4): 354, then the body
@@ -69,8 +89,8 @@ func (c *Conn) handleData(args []byte) outcome {
 	err := c.deliver()
 	bodyErr := c.dot.Drain()
 	c.endBody()
-	if c.body.err == errTooBig && bodyErr == nil {
-		bodyErr = errTooBig
+	if bodyErr == nil {
+		bodyErr = c.body.ruleErr
 	}
 	return c.finishMessage(err, bodyErr)
 }
@@ -94,8 +114,10 @@ func (c *Conn) deliver() error {
 // whatever the session said, or a network failure, which ends the
 // connection.
 //
-// The rules: over the size limit 552 5.3.4 (RFC 1870 section 6.3); a bare
-// CR or LF 550 5.5.2 (as Postfix answers it); a line over
+// The rules: over the size limit 552 5.3.4 (RFC 1870 section 6.3); a NUL
+// octet 550 5.6.0 (RFC 2045 section 2.8 and RFC 6152 allow none in 7bit
+// and 8bit data); a bare CR or LF 550 5.5.2 (as Postfix answers it); a
+// line over
 // Server.MaxBodyLineLength 500 5.5.6 (RFC 5321 section 4.5.3.1.6, "line
 // too long").
 func (c *Conn) finishMessage(err, bodyErr error) outcome {
@@ -103,6 +125,8 @@ func (c *Conn) finishMessage(err, bodyErr error) outcome {
 	case bodyErr == nil:
 	case errors.Is(bodyErr, errTooBig):
 		err = &Error{552, EnhancedCode{5, 3, 4}, "Message size exceeds fixed maximum message size"}
+	case errors.Is(bodyErr, errNUL):
+		err = &Error{550, EnhancedCode{5, 6, 0}, "NUL octet in message body; send it as BINARYMIME"}
 	case errors.Is(bodyErr, dotstuff.ErrBareLineEnding):
 		err = &Error{550, EnhancedCode{5, 5, 2}, "Bare CR or LF in message body"}
 	case errors.Is(bodyErr, dotstuff.ErrLineTooLong):

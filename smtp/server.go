@@ -174,6 +174,12 @@ type Server struct {
 	// as Postfix's postscreen does with its pregreet test; behind a PROXY
 	// header, octets that follow it before the greeting count too.
 	AllowEarlyCommands bool
+	// AllowNUL passes NUL octets in a message body through to the Session.
+	// By default a body that is not BODY=BINARYMIME (RFC 3030 section 3)
+	// and holds one is drained and refused with 550 5.6.0: RFC 2045
+	// section 2.8 and RFC 6152 allow no NUL in 7bit and 8bit data, and
+	// RFC 5322 none in a message.
+	AllowNUL bool
 	// AllowBareLineEndings accepts a bare LF ending a command line, and
 	// passes a bare CR or LF in a DATA body through as ordinary octets.
 	// By default the command is answered 500 5.5.2 and a body with one
