@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,7 @@ type Conn struct {
 	identity    *sasl.Identity
 	authMech    string
 	xclient     *xclientState // nil unless the client is in Server.XCLIENTTrusted
+	perIP       netip.Addr    // the address counted for MaxConnectionsPerIP; invalid when not counted
 
 	session Session
 	ctx     context.Context

@@ -26,6 +26,12 @@ func (c *Conn) serve() {
 			return
 		}
 	}
+	if !s.admitFrom(c) {
+		c.log(slog.LevelInfo, "smtp: too many connections from one address")
+		c.respond(answer(421, EnhancedCode{4, 7, 0}, s.hostname+" Too many connections from your address, try again later").closeAfter())
+		c.flush()
+		return
+	}
 	if addrInPrefixes(c.remote, s.XCLIENTTrusted, false) {
 		c.xclient = &xclientState{}
 	}

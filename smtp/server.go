@@ -116,6 +116,11 @@ type Server struct {
 	// negative mean no limit: how many a host can serve depends on its
 	// file limit and memory, which the library cannot know.
 	MaxConnections int
+	// MaxConnectionsPerIP caps the concurrent connections from one client
+	// address (the one a PROXY header tells, behind a proxy); the ones
+	// beyond get 421 4.7.0 and are closed. 0 (the default) and negative
+	// mean no limit.
+	MaxConnectionsPerIP int
 	// MaxErrors is the number of error replies a client may cause before
 	// it gets 421 4.7.0 and is disconnected, like Postfix's
 	// smtpd_hard_error_limit. The count restarts after each accepted
@@ -250,6 +255,7 @@ type Server struct {
 	mu         sync.Mutex
 	listeners  map[*net.Listener]struct{}
 	conns      map[*Conn]struct{}
+	perIP      map[netip.Addr]int // connections per client address, with MaxConnectionsPerIP
 	active     atomic.Int64
 	idPrefix   string        // random, so that ids differ across restarts
 	lastID     atomic.Uint64 // counts connections, for their ids
@@ -275,6 +281,7 @@ func (s *Server) init() {
 		s.writerPool.New = func() any { return bufio.NewWriterSize(nil, 4096) }
 		s.listeners = make(map[*net.Listener]struct{})
 		s.conns = make(map[*Conn]struct{})
+		s.perIP = make(map[netip.Addr]int)
 	})
 }
 
@@ -431,8 +438,33 @@ func (s *Server) startConn(base context.Context, nc net.Conn) {
 func (s *Server) forget(c *Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	if c.perIP.IsValid() {
+		if s.perIP[c.perIP]--; s.perIP[c.perIP] == 0 {
+			delete(s.perIP, c.perIP)
+		}
+	}
 	s.mu.Unlock()
 	s.active.Add(-1)
+}
+
+// admitFrom counts c towards Server.MaxConnectionsPerIP by its client's
+// address (after any PROXY header) and reports whether it is within the
+// limit.
+func (s *Server) admitFrom(c *Conn) bool {
+	limit := setting(s.MaxConnectionsPerIP, 0)
+	ap, err := netip.ParseAddrPort(c.remote.String())
+	if limit <= 0 || err != nil {
+		return true
+	}
+	ip := ap.Addr().Unmap()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perIP[ip] >= limit {
+		return false
+	}
+	s.perIP[ip]++
+	c.perIP = ip
+	return true
 }
 
 // Shutdown stops the server gracefully: it closes the listeners, tells

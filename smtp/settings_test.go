@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,4 +95,28 @@ func TestClientRefusesNegativeLimits(t *testing.T) {
 			assert.ErrorContains(t, err, name)
 		})
 	}
+}
+
+// MaxConnectionsPerIP turns away a client's connection beyond the limit
+// with 421 4.7.0, and counts one freed when it closes.
+func TestMaxConnectionsPerIP(t *testing.T) {
+	_, addr := srvStart(t, &srvBackend{}, func(s *Server) { s.MaxConnectionsPerIP = 2 })
+	first, second := srvDial(t, addr), srvDial(t, addr)
+	first.expect("220 ")
+	second.expect("220 ")
+	third := srvDial(t, addr)
+	third.expect("421 4.7.0")
+	third.expectClosed()
+
+	first.cmd("QUIT", "221 ")
+	first.expectClosed()
+	var again *srvClient
+	for range 100 { // the server forgets the first connection soon after its 221
+		again = srvDial(t, addr)
+		if line, err := again.r.ReadString('\n'); err == nil && strings.HasPrefix(line, "220 ") {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("a freed slot was never given to a new connection")
 }
