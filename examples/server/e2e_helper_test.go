@@ -97,6 +97,7 @@ type how struct {
 	auth                  sasl.Client
 	opts                  smtp.DialOptions
 	to                    []string
+	from                  string // "" means alice@client.example
 }
 
 // send sends msg to addr with Postwire's client as h says, and says QUIT
@@ -133,7 +134,11 @@ func send(t *testing.T, addr string, h how, msg []byte) (*smtp.SendResult, error
 	if to == nil {
 		to = []string{"bob@test.example"}
 	}
-	res, err := c.Send(ctx, &smtp.Envelope{From: "alice@client.example", To: to}, bytes.NewReader(msg))
+	from := h.from
+	if from == "" {
+		from = "alice@client.example"
+	}
+	res, err := c.Send(ctx, &smtp.Envelope{From: from, To: to}, bytes.NewReader(msg))
 	if err != nil {
 		return res, err
 	}

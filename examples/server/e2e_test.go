@@ -84,7 +84,7 @@ func TestServeStoresEachMessageByteForByte(t *testing.T) {
 			assert.True(t, strings.HasPrefix(header, "Return-Path: <alice@client.example>\r\n"+
 				"Received: from client.example ([127.0.0.1])\r\n"+
 				"\tby mx.test.example (Postwire) with "+tc.protocol), header)
-			assert.Contains(t, header, "\tfor <bob@test.example>; ")
+			assert.Contains(t, header, " for <bob@test.example>; ")
 			assert.Contains(t, srv.log.String(), `msg="message stored" from=alice@client.example to=bob@test.example`)
 		})
 	}
@@ -141,6 +141,16 @@ func TestServeRefusesWhatTheFlagsForbid(t *testing.T) {
 		// Refused while being written: the partial file is gone.
 		assert.Contains(t, srv.log.String(), `msg="message refused"`)
 		assert.Empty(t, srv.stored(t))
+	})
+	t.Run("quoted sender", func(t *testing.T) {
+		// RFC 5321 section 4.4: Return-Path preserves the reverse-path, so
+		// a quoted local part with "<" and ">" in it stays as it was sent.
+		srv := startServer(t)
+		msg := testMessage("quoted sender")
+		_, err := send(t, srv.addr, how{from: `"a>b"@client.example`}, msg)
+		require.NoError(t, err)
+		header := srv.storedOne(t, msg)
+		assert.True(t, strings.HasPrefix(header, "Return-Path: <\"a>b\"@client.example>\r\n"), header)
 	})
 	t.Run("max-rcpt", func(t *testing.T) {
 		srv := startServer(t, "-max-rcpt", "2")
