@@ -36,11 +36,11 @@ func isForeignVerb(name []byte) bool {
 	return false
 }
 
-// looksLikeTLS reports whether b starts as a TLS handshake record does
-// (content type 22, version major 3: RFC 8446 section 5.1), or an SSLv2
-// ClientHello (high bit of the first octet set).
+// looksLikeTLS reports whether b starts as a TLS handshake record does:
+// content type 22, version major 3 (RFC 8446 section 5.1). Other 8-bit
+// octets are left to the command parser (500, the session goes on).
 func looksLikeTLS(b []byte) bool {
-	return len(b) >= 2 && b[0] == 0x16 && b[1] == 0x03 || len(b) >= 1 && b[0] >= 0x80
+	return len(b) >= 2 && b[0] == 0x16 && b[1] == 0x03
 }
 
 // foreign is the outcome for a client that is not speaking SMTP: what

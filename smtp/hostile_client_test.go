@@ -1,0 +1,170 @@
+package smtp
+
+import (
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The families of hostile client input, each answered as the RFCs ask and
+// with the session in step (or closed where the limits say). The
+// transcripts cover single cases; these tests send each variant as a real
+// attack.
+
+// srvSmuggled is the second transaction an SMTP smuggling attack hides in
+// a body (CVE-2023-51764 and its family): it must never run.
+const srvSmuggled = "MAIL FROM:<smuggled@evil.example>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\nSmuggled\r\n"
+
+// Every end-of-data look-alike that is not CRLF.CRLF, followed by a whole
+// smuggled transaction and then the real end: by default the body is
+// refused with 550 5.5.2 and nothing is delivered; with
+// AllowBareLineEndings the look-alike is body text and exactly one
+// message, the real one, is delivered with the smuggled lines inside it.
+func TestSmugglingVariants(t *testing.T) {
+	variants := map[string]string{
+		`\n.\n`: "\n.\n", `\n.\r\n`: "\n.\r\n", `\r.\r\n`: "\r.\r\n", `\r\n.\n`: "\r\n.\n",
+		`\r\n.\r`: "\r\n.\r", `\n.\r`: "\n.\r", `\r.\r`: "\r.\r", `\r\n.\r\r\n`: "\r\n.\r\r\n",
+		`\r\n\x00.\r\n`: "\r\n\x00.\r\n",
+	}
+	for _, lenient := range []bool{false, true} {
+		b := &srvBackend{}
+		_, addr := srvStart(t, b, func(s *Server) { s.AllowBareLineEndings, s.AllowNUL = lenient, lenient })
+		for name, fake := range variants {
+			c := srvGreeted(t, addr)
+			c.envelope()
+			c.cmd("DATA", "354 ")
+			c.raw("Subject: smuggling " + name + "\r\n\r\nbody" + fake + srvSmuggled + "\r\n.\r\n")
+			if lenient {
+				c.expect("250 2.0.0")
+			} else {
+				lines := c.expect("5")
+				assert.Contains(t, []string{"550 5.5.2", "550 5.6.0"}, lines[0][:9], name)
+			}
+			c.cmd("NOOP", "250 2.0.0") // in step: nothing of the body was a command
+			c.cmd("QUIT", "221 ")
+		}
+		msgs := b.Messages()
+		for _, m := range msgs {
+			assert.NotEqual(t, "smuggled@evil.example", m.From, "a smuggled transaction ran")
+			assert.Equal(t, "a@example.org", m.From)
+		}
+		if lenient {
+			assert.Len(t, msgs, len(variants), "one message per attempt, the smuggled lines inside it")
+		} else {
+			assert.Empty(t, msgs)
+		}
+	}
+}
+
+// Framing: a line of a megabyte without CRLF is refused and then the
+// connection is cut; NUL and 8-bit octets in commands, and bare CR or LF
+// line ends, are 500 and the session goes on.
+func TestHostileFraming(t *testing.T) {
+	_, addr := srvStart(t, &srvBackend{}, nil)
+
+	c := srvGreeted(t, addr)
+	c.raw(strings.Repeat("x", 2<<20))
+	c.expect("500 5.5.6")
+	c.expectClosed()
+
+	c = srvGreeted(t, addr)
+	for _, line := range []string{"NO\x00OP", "MAIL FROM:<a\x00b@example.org>", "VRFY \x01", "\xff\xfe NOOP"} {
+		c.raw(line + "\r\n")
+		c.expect("50")
+	}
+	c.raw("NOOP\n")
+	c.expect("500 5.5.2")
+	c.raw("NOOP\rNOOP\r\n")
+	c.expect("500 ")
+	c.cmd("NOOP", "250 2.0.0")
+	c.envelope()
+	c.cmd("DATA", "354 ")
+	c.raw("8-bit \xe9\xff text\r\n.\r\n")
+	c.expect("250 2.0.0")
+}
+
+// A connection that breaks mid-command or mid-body delivers nothing: a
+// reset (RST), a half-close (FIN with the server still writing), in
+// DATA and in BDAT.
+func TestBrokenConnectionsDeliverNothing(t *testing.T) {
+	b := &srvBackend{}
+	_, addr := srvStart(t, b, nil)
+	for _, tc := range []struct {
+		name, sent string
+		reset      bool
+	}{
+		{"reset mid-command", "MAIL FROM:<a@exa", true},
+		{"half-close mid-command", "MAIL FROM:<a@exa", false},
+		{"reset mid-DATA", "DATA\r\nSubject: cut\r\n\r\nhalf a body", true},
+		{"half-close mid-DATA", "DATA\r\nSubject: cut\r\n\r\nhalf a body\r\n", false},
+		{"half-close before the dot", "DATA\r\nSubject: cut\r\n\r\nbody\r\n", false},
+		{"half-close mid-BDAT", "BDAT 100 LAST\r\nonly this", false},
+		{"reset mid-BDAT", "BDAT 100 LAST\r\nonly this", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := srvGreeted(t, addr)
+			if strings.HasPrefix(tc.sent, "DATA") || strings.HasPrefix(tc.sent, "BDAT") {
+				c.envelope()
+			}
+			c.raw(tc.sent)
+			tcp := c.nc.(*net.TCPConn)
+			if tc.reset {
+				tcp.SetLinger(0)
+				tcp.Close()
+			} else {
+				tcp.CloseWrite()
+				tcp.SetReadDeadline(time.Now().Add(5 * time.Second))
+				var buf [512]byte
+				for { // the server ends its side too
+					if _, err := tcp.Read(buf[:]); err != nil {
+						break
+					}
+				}
+			}
+		})
+	}
+	// A new connection is served after them all, and nothing was
+	// delivered.
+	c := srvGreeted(t, addr)
+	c.cmd("QUIT", "221 ")
+	assert.Empty(t, b.Messages())
+}
+
+// AUTH edge cases (RFC 4954): a response of 12,288 octets is taken, one
+// longer refused; bad base64 padding and PLAIN without its NULs are 501;
+// no password reaches the log; the session stays in step throughout.
+func TestHostileAuth(t *testing.T) {
+	log := &lockedBuffer{}
+	b := &srvBackend{auth: true}
+	_, addr := srvStart(t, b, func(s *Server) {
+		s.AllowInsecureAuth = true
+		s.MaxAuthFailures = 20
+		s.Logger = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	c := srvGreeted(t, addr)
+
+	// 12,288 octets of base64 (9,216 octets decoded): the line is read
+	// whole and the mechanism judges it (a refusal, not "too long"); one
+	// octet more is "line too long".
+	long := srvB64("\x00user\x00" + strings.Repeat("p", 9216-6))
+	require.Len(t, long, 12288)
+	c.cmd("AUTH PLAIN", "334 ")
+	lines := c.cmd(long, "5")
+	assert.NotContains(t, lines[0], "5.5.6", "12,288 octets are within RFC 4954's limit")
+	c.cmd("AUTH PLAIN", "334 ")
+	c.cmd(long+"AAAA", "500 5.5.6")
+
+	c.cmd("AUTH PLAIN AHVzZXIAcGFzcw", "501 5.5.2")         // no padding
+	c.cmd("AUTH PLAIN AHVzZXIAcGFzcw===", "501 5.5.2")      // too much
+	c.cmd("AUTH PLAIN "+srvB64("userpass-secret"), "501")   // no NUL at all
+	c.cmd("AUTH PLAIN "+srvB64("\x00user-pass-secret"), "5") // one NUL
+	c.cmd("NOOP", "250 2.0.0")
+	c.cmd("AUTH PLAIN "+srvB64("\x00user\x00pass"), "235 2.7.0")
+	assert.NotContains(t, log.String(), "pass-secret")
+	assert.NotContains(t, log.String(), "ppppppp")
+}
