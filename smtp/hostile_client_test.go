@@ -159,9 +159,9 @@ func TestHostileAuth(t *testing.T) {
 	c.cmd("AUTH PLAIN", "334 ")
 	c.cmd(long+"AAAA", "500 5.5.6")
 
-	c.cmd("AUTH PLAIN AHVzZXIAcGFzcw", "501 5.5.2")         // no padding
-	c.cmd("AUTH PLAIN AHVzZXIAcGFzcw===", "501 5.5.2")      // too much
-	c.cmd("AUTH PLAIN "+srvB64("userpass-secret"), "501")   // no NUL at all
+	c.cmd("AUTH PLAIN AHVzZXIAcGFzcw", "501 5.5.2")          // no padding
+	c.cmd("AUTH PLAIN AHVzZXIAcGFzcw===", "501 5.5.2")       // too much
+	c.cmd("AUTH PLAIN "+srvB64("userpass-secret"), "501")    // no NUL at all
 	c.cmd("AUTH PLAIN "+srvB64("\x00user-pass-secret"), "5") // one NUL
 	c.cmd("NOOP", "250 2.0.0")
 	c.cmd("AUTH PLAIN "+srvB64("\x00user\x00pass"), "235 2.7.0")
