@@ -49,6 +49,9 @@ func (c *Conn) handleAuth(args []byte) outcome {
 		id = is.Identity()
 	}
 	c.authenticated(&id, mech)
+	if hook := c.srv.Hooks.Auth; hook != nil {
+		hook(c, mech, id.Authentication, nil)
+	}
 	return answer(235, EnhancedCode{2, 7, 0}, "Authentication successful")
 }
 
@@ -174,6 +177,9 @@ func (c *Conn) authFailed(mech string, server sasl.Server, err error) outcome {
 		level = slog.LevelWarn // the server's trouble, its text not sent
 	}
 	c.log(level, "smtp: AUTH failed", "mechanism", mech, "user", user, "reply", o.code, "err", err)
+	if hook := c.srv.Hooks.Auth; hook != nil {
+		hook(c, mech, user, err)
+	}
 	o.authFailed = true
 	return o
 }

@@ -138,6 +138,7 @@ func (c *Conn) handleBDAT(args []byte) outcome {
 	}
 
 	c.chunksStarted()
+	c.watchMessage(true)
 	c.beginBody()
 	c.bdat = bdatReader{c: c, remain: size, last: last}
 	c.body.reset(&c.bdat)

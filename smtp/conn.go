@@ -47,6 +47,9 @@ type Conn struct {
 	mailLimit    int            // longest MAIL line, CRLF included
 	rcptLimit    int            // longest RCPT line
 	cmdLimit     int            // longest other command line
+	lastCode     int            // of the last reply respond wrote, for Hooks.Command
+	msg          messageWatch
+	opened       time.Time
 	errors       int
 	junk         int // junk commands since the last accepted message
 	authFailures int

@@ -26,12 +26,13 @@ type limitReader struct {
 	r       io.Reader
 	remain  int64 // octets still allowed; < 0 means no limit
 	noNUL   bool
+	read    int64 // octets given out, for Hooks.Message
 	err     error
 	ruleErr error // errTooBig or errNUL once a rule is broken
 }
 
 func (l *limitReader) reset(r io.Reader) {
-	l.r, l.err, l.ruleErr, l.remain = r, nil, nil, -1
+	l.r, l.err, l.ruleErr, l.remain, l.read = r, nil, nil, -1, 0
 	if m := l.c.srv.maxMessageBytes(); m > 0 {
 		l.remain = m
 	}
@@ -57,6 +58,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 		}
 		l.remain -= int64(n)
 	}
+	l.read += int64(n)
 	if err != nil {
 		l.err = err
 	}
@@ -66,6 +68,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 // broken ends the body at a broken rule: the n octets before the
 // offence go out, then rule is the error of every later read.
 func (l *limitReader) broken(n int, rule error) (int, error) {
+	l.read += int64(n)
 	l.remain, l.err, l.ruleErr = 0, rule, rule
 	return n, nil
 }
@@ -82,6 +85,7 @@ func (c *Conn) handleData(args []byte) outcome {
 	if c.sendNow(354, EnhancedCode{}, "Start mail input; end with <CRLF>.<CRLF>") != nil {
 		return hangUp
 	}
+	c.watchMessage(false)
 
 	c.beginBody()
 	c.dot.Reset(c.r)

@@ -76,6 +76,9 @@ var hangUp = outcome{close: true}
 // one place that writes a command's final reply.
 func (c *Conn) respond(o outcome) {
 	code := c.writeOutcome(o)
+	if code != 0 {
+		c.lastCode = code
+	}
 	c.countError(code, o.uncounted)
 	if o.authFailed {
 		c.countAuthFailure()
@@ -173,6 +176,7 @@ func (c *Conn) countAuthFailure() {
 // flushes it with every reply buffered before it.
 func (c *Conn) sendNow(code int, enh EnhancedCode, text string) error {
 	c.writeLine(code, enh, text)
+	c.lastCode = code
 	return c.flush()
 }
 

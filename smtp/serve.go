@@ -8,6 +8,8 @@ import (
 	"net"
 	"runtime/debug"
 	"time"
+
+	"github.com/postwire/postwire/textproto"
 )
 
 // serve runs the connection from greeting to close, in named steps: the
@@ -35,6 +37,16 @@ func (c *Conn) serve() {
 	if addrInPrefixes(c.remote, s.XCLIENTTrusted, false) {
 		c.xclient = &xclientState{}
 	}
+	if hook := s.Hooks.ConnOpened; hook != nil {
+		c.opened = time.Now()
+		hook(c)
+		if closed := s.Hooks.ConnClosed; closed != nil {
+			defer func() { closed(c, time.Since(c.opened)) }()
+		}
+	} else if closed := s.Hooks.ConnClosed; closed != nil {
+		c.opened = time.Now()
+		defer func() { closed(c, time.Since(c.opened)) }()
+	}
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		if !c.handshake(tc) {
 			return
@@ -55,21 +67,36 @@ func (c *Conn) serve() {
 	}
 	c.respond(c.greeting())
 	for !c.closing {
-		c.respond(c.nextCommand())
+		c.serveCommand()
 	}
 	c.flush()
 }
 
-// nextCommand reads the next command line and runs it.
-func (c *Conn) nextCommand() outcome {
+// serveCommand reads the next command line, runs it and answers it,
+// telling Hooks.Command when it is set.
+func (c *Conn) serveCommand() {
 	line, refused, err := c.readCommand()
 	switch {
 	case err != nil:
-		return c.readFailure(err)
+		c.respond(c.readFailure(err))
+		return
 	case line == nil:
-		return refused // too long or malformed: refused as read
+		c.respond(refused) // too long or malformed: refused as read
+		return
 	}
-	return c.execute(line)
+
+	hook := c.srv.Hooks.Command
+	if hook == nil {
+		c.respond(c.execute(line))
+		c.reportMessage()
+		return
+	}
+	start := time.Now()
+	cmd, _ := textproto.ParseCommand(line) // before execute: line lives until the next read
+	c.lastCode = 0
+	c.respond(c.execute(line))
+	c.reportMessage()
+	hook(c, cmd.Verb.String(), c.lastCode, time.Since(start))
 }
 
 // recoverPanic turns a panic in a handler or the Session into 421 4.3.0
@@ -190,11 +217,17 @@ func (c *Conn) handshake(tc *tls.Conn) bool {
 	}
 	if err := tc.HandshakeContext(ctx); err != nil {
 		c.log(slog.LevelInfo, "smtp: TLS handshake failed", "err", err)
+		if hook := c.srv.Hooks.TLSHandshake; hook != nil {
+			hook(c, nil, err)
+		}
 		return false
 	}
 	st := tc.ConnectionState()
 	c.mu.Lock()
 	c.nc, c.tlsState = tc, &st
 	c.mu.Unlock()
+	if hook := c.srv.Hooks.TLSHandshake; hook != nil {
+		hook(c, &st, nil)
+	}
 	return true
 }

@@ -233,6 +233,9 @@ type Server struct {
 
 	// Logger receives the server's log; nil means slog.Default().
 	Logger *slog.Logger
+	// Hooks observe connections, TLS, AUTH, commands and messages, for
+	// metrics and tracing; see ServerHooks.
+	Hooks ServerHooks
 
 	// BaseContext, when set, returns the context that the connections
 	// accepted on l start from, as net/http.Server's does; it must not be

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -34,10 +36,14 @@ func (srvDiscardSession) Reset()        {}
 func (srvDiscardSession) Logout() error { return nil }
 
 // srvBenchServer starts a server with the discard backend and returns a
-// connection to it past EHLO, with a reader for replies.
-func srvBenchServer(b *testing.B) (net.Conn, *bufio.Reader) {
+// connection to it past EHLO, with a reader for replies. configure, when
+// given, adjusts the Server first.
+func srvBenchServer(b *testing.B, configure ...func(*Server)) (net.Conn, *bufio.Reader) {
 	b.Helper()
 	s := &Server{Hostname: "mx.test", Backend: srvDiscardBackend{}, Logger: srvQuietLogger}
+	for _, f := range configure {
+		f(s)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(b, err)
 	go s.Serve(l)
@@ -111,8 +117,26 @@ func cpuTime() time.Duration {
 // (MAIL, RCPT, DATA, body, each waiting for its reply) on a long-lived
 // connection. allocs/op counts both sides; the client side allocates
 // nothing.
-func BenchmarkServerTransaction(b *testing.B) {
-	nc, r := srvBenchServer(b)
+func BenchmarkServerTransaction(b *testing.B) { benchmarkServerTransaction(b) }
+
+// BenchmarkServerTransactionHooks is BenchmarkServerTransaction with every
+// hook of ServerHooks set (to functions that count), for their cost.
+func BenchmarkServerTransactionHooks(b *testing.B) {
+	var events atomic.Int64
+	benchmarkServerTransaction(b, func(s *Server) {
+		s.Hooks = ServerHooks{
+			ConnOpened:   func(*Conn) { events.Add(1) },
+			ConnClosed:   func(*Conn, time.Duration) { events.Add(1) },
+			TLSHandshake: func(*Conn, *tls.ConnectionState, error) { events.Add(1) },
+			Auth:         func(*Conn, string, string, error) { events.Add(1) },
+			Command:      func(*Conn, string, int, time.Duration) { events.Add(1) },
+			Message:      func(*Conn, MessageEvent) { events.Add(1) },
+		}
+	})
+}
+
+func benchmarkServerTransaction(b *testing.B, configure ...func(*Server)) {
+	nc, r := srvBenchServer(b, configure...)
 	mail := []byte("MAIL FROM:<alice@example.org>\r\n")
 	rcpt := []byte("RCPT TO:<bob@example.net>\r\n")
 	data := []byte("DATA\r\n")

@@ -96,6 +96,7 @@ func (c *Conn) endTransaction() {
 // Server.MaxJunkCommands restart.
 func (c *Conn) messageAccepted() {
 	c.errors, c.junk = 0, 0
+	c.msg.accepted = true
 	c.endTransaction()
 }
 
