@@ -65,6 +65,7 @@ type Conn struct {
 	body      limitReader
 	bdat      bdatReader
 	status    statusCollector
+	etrn      *etrnState // nil until the first ETRN
 }
 
 func newConn(s *Server, nc net.Conn) *Conn {
