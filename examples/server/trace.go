@@ -20,8 +20,14 @@ import (
 //		by mx.example.org (Postwire) with ESMTPS (TLS 1.3, TLS_AES_128_GCM_SHA256)
 //		for <bob@example.org>; Mon, 23 Nov 2026 03:00:00 +0000
 func traceHeader(c *smtp.Conn, from string, to []string, utf8 bool) []byte {
+	return append([]byte("Return-Path: <"+cleanPath(from)+">\r\n"), receivedField(c, to, utf8)...)
+}
+
+// receivedField is the Received field alone (RFC 5321 section 4.4), for a
+// message this server relays rather than delivers: held mail sent on over
+// On-Demand Mail Relay, which must not carry a Return-Path yet.
+func receivedField(c *smtp.Conn, to []string, utf8 bool) []byte {
 	var b strings.Builder
-	b.WriteString("Return-Path: <" + cleanPath(from) + ">\r\n")
 	b.WriteString("Received: from " + cleanName(c.Hostname()) + " (" + addressLiteral(c.RemoteAddr()) + ")\r\n")
 	b.WriteString("\tby " + cleanName(c.Server().Hostname) + " (Postwire) with " + protocol(c, utf8))
 	if state, ok := c.TLS(); ok {
