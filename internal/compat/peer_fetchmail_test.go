@@ -313,3 +313,45 @@ func (s *customerSession) Data(_ context.Context, r io.Reader) error {
 
 func (s *customerSession) Reset()        { s.cur = customerMessage{} }
 func (s *customerSession) Logout() error { return nil }
+
+// TestFetchmailODMRFromExampleServer: examples/server with -hold and
+// -odmr-addr is a store-and-forward provider; mail sent to it for the
+// customer's domain is held, and fetchmail's ODMR collects it into the
+// customer's MTA, byte for byte under one Received field. The hold is
+// empty afterwards.
+func TestFetchmailODMRFromExampleServer(t *testing.T) {
+	needBinary(t, "fetchmail")
+	holdDir := filepath.Join(t.TempDir(), "hold")
+	odmrAddr := freeAddr(t)
+	addr, _ := startExampleServer(t, "-hostname", "odmr.test.example", "-users", "alice:secret", "-insecure-auth",
+		"-hold", "alice=example.org", "-hold-dir", holdDir, "-odmr-addr", odmrAddr)
+
+	msg := testMessage("held by the example server", false)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, smtp.SendMail(ctx, addr, nil, "sender@remote.test", []string{"dave@example.org"}, msg))
+	envs, _ := filepath.Glob(filepath.Join(holdDir, "example.org", "*.env"))
+	require.Len(t, envs, 1, "the message is held")
+
+	customer := &customerBackend{}
+	customerAddr := startQueueServer(t, customer, "customer.test.example")
+	out, err := runFetchmail(t, fmt.Sprintf(
+		"poll 127.0.0.1 service %s protocol ODMR user \"alice\" password \"secret\"\n"+
+			"  fetchdomains example.org smtphost 127.0.0.1/%s",
+		portOf(odmrAddr), portOf(customerAddr)))
+	t.Logf("fetchmail:\n%s", out)
+	require.NoError(t, err)
+
+	got := customer.Messages()
+	require.Len(t, got, 1)
+	assert.Equal(t, "sender@remote.test", got[0].From)
+	assert.Equal(t, []string{"dave@example.org"}, got[0].To)
+	want := toCRLF(msg)
+	require.Greater(t, len(got[0].Body), len(want))
+	trace, tail := got[0].Body[:len(got[0].Body)-len(want)], got[0].Body[len(got[0].Body)-len(want):]
+	requireSameBody(t, want, []byte(tail))
+	assert.True(t, strings.HasPrefix(trace, "Received: from "), "trace:\n%s", trace)
+	assert.Equal(t, 1, strings.Count(trace, ": "), "only the Received field:\n%s", trace)
+	envs, _ = filepath.Glob(filepath.Join(holdDir, "example.org", "*.env"))
+	assert.Empty(t, envs, "nothing is held once the customer took it")
+}
