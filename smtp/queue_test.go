@@ -132,3 +132,10 @@ func srvResultCode(err error) string {
 	}
 	return err.Error()
 }
+
+// srvQueueSession offers both ETRN and ATRN, for the fuzzer.
+type srvQueueSession struct{ *srvODMRSession }
+
+func (s *srvQueueSession) ETRN(ctx context.Context, node ETRNNode) (ETRNResult, error) {
+	return (&srvETRNSession{s.srvSession}).ETRN(ctx, node)
+}

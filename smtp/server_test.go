@@ -72,6 +72,8 @@ func (b *srvBackend) NewSession(c *Conn) (Session, error) {
 	b.lastConn = c
 	base := &srvSession{b: b, c: c}
 	switch {
+	case b.odmr && b.etrn:
+		return &srvQueueSession{&srvODMRSession{&srvAuthSession{base}}}, nil
 	case b.odmr:
 		return &srvODMRSession{&srvAuthSession{base}}, nil
 	case b.etrn:
