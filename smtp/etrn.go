@@ -15,8 +15,8 @@ import (
 // argument, the Session ability that starts the application's queue, and
 // the server's handler with its per-connection limit.
 
-// DefaultMaxETRN is how many ETRN commands one connection may send when
-// Server.MaxETRN is 0.
+// DefaultMaxETRN is how many ETRN commands (RFC 1985) one connection may
+// send when Server.MaxETRN is 0.
 const DefaultMaxETRN = 5
 
 // ETRNNodeKind is what an ETRN argument names (RFC 1985 section 5: an
