@@ -134,6 +134,8 @@ type ETRNResult struct {
 	//     their number is not known;
 	//   - 253 "OK, <n> pending messages for node <x> started", n being
 	//     Messages.
+	//
+	// Any other value is sent as 250.
 	Code int
 	// Messages is the count a 253 reports.
 	Messages int

@@ -42,8 +42,9 @@ type ODMRSession interface {
 	HeldDomains(ctx context.Context, domains []string) ([]string, error)
 	// DeliverHeld runs after the Server answered ATRN with 250 and the
 	// roles reversed (RFC 2645 section 5.3): c is a Client on the same
-	// connection, the customer's greeting read and EHLO said, and domains
-	// are those HeldDomains returned. It sends the held messages with c
+	// connection, the customer's greeting read and EHLO said as the
+	// Server's Hostname, and domains are those HeldDomains returned. c
+	// waits Server.ReadTimeout for each reply when it is set. It sends the held messages with c
 	// (c.Send or c.SendMany), whose results tell, per recipient, what the
 	// customer accepted, so that the application removes exactly those
 	// from its queue and keeps the rest. The Server then says QUIT and
@@ -148,7 +149,7 @@ func (c *Conn) atrnFailure(op string, err error) outcome {
 func (c *Conn) reverseRoles(s ODMRSession, domains []string) {
 	c.rolesReversed()
 	log := c.srv.logger()
-	cl, err := clientStart(c.ctx, c.handOver(), "", c.tlsState != nil, &DialOptions{LocalName: c.srv.hostname})
+	cl, err := clientStart(c.ctx, c.handOver(), "", c.tlsState != nil, c.reversedOptions())
 	if err != nil {
 		log.Info("smtp: ATRN: customer did not greet", "remote", c.remote, "err", err)
 		return
@@ -164,6 +165,15 @@ func (c *Conn) reverseRoles(s ODMRSession, domains []string) {
 	if err := cl.Quit(c.ctx); err != nil {
 		log.Info("smtp: ATRN: QUIT failed", "remote", c.remote, "err", err)
 	}
+}
+
+// reversedOptions are the settings of the Client of the reversed session:
+// EHLO with the server's Hostname, and Server.ReadTimeout, when set, as
+// the wait for each reply but the one after a body (RFC 5321 section
+// 4.5.3.2's defaults otherwise).
+func (c *Conn) reversedOptions() *DialOptions {
+	t := c.srv.ReadTimeout
+	return &DialOptions{LocalName: c.srv.hostname, GreetingTimeout: t, CommandTimeout: t, DataInitTimeout: t}
 }
 
 // handOver returns the connection for another role to use, with the
