@@ -82,6 +82,10 @@ func (s *queueSession) ETRN(_ context.Context, node smtp.ETRNNode) (smtp.ETRNRes
 	s.b.mu.Lock()
 	defer s.b.mu.Unlock()
 	s.b.nodes = append(s.b.nodes, node.String())
+	if node.Name == "blocked.example" {
+		return smtp.ETRNResult{}, &smtp.Error{Code: 459, Enhanced: smtp.EnhancedCode{4, 7, 1},
+			Message: "Node blocked.example not allowed: not a customer of this relay"}
+	}
 	if n := len(s.b.held[strings.ToLower(node.Name)]); n > 0 {
 		return smtp.ETRNResult{Code: 253, Messages: n}, nil
 	}
@@ -222,6 +226,19 @@ func TestFetchmailETRN(t *testing.T) {
 	assert.Contains(t, out, "253 2.0.0 OK, 2 pending messages for node example.org started")
 	assert.Contains(t, out, "253 2.0.0 OK, 1 pending messages for node example.net started")
 	assert.Contains(t, out, "251 2.0.0 OK, no messages waiting for node none.example")
+}
+
+// TestFetchmailETRNRefused: our Session's 459 reaches fetchmail, which
+// reports the node refused and exits with an error.
+func TestFetchmailETRNRefused(t *testing.T) {
+	b := newQueueBackend()
+	addr := startQueueServer(t, b, "mx.test.example")
+	out, err := runFetchmail(t, fmt.Sprintf(
+		"poll 127.0.0.1 service %s protocol ETRN fetchdomains blocked.example", portOf(addr)))
+	t.Logf("fetchmail:\n%s", out)
+	require.Error(t, err, "fetchmail exits with an error status")
+	assert.Equal(t, []string{"blocked.example"}, b.Nodes())
+	assert.Contains(t, out, "459 4.7.1 Node blocked.example not allowed: not a customer of this relay")
 }
 
 // TestFetchmailODMR: fetchmail with "protocol ODMR" authenticates to our
