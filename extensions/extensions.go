@@ -31,6 +31,7 @@ const (
 	Limits              = "LIMITS"              // RFC 9422
 	VRFY                = "VRFY"                // RFC 5321 section 3.5
 	ETRN                = "ETRN"                // RFC 1985
+	ATRN                = "ATRN"                // RFC 2645 section 4
 	Help                = "HELP"                // RFC 5321 section 4.1.1.8
 	EXPN                = "EXPN"                // RFC 5321 section 3.5
 	XClient             = "XCLIENT"             // Postfix XCLIENT_README

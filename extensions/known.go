@@ -92,6 +92,7 @@ var known = []Extension{
 	{Keyword: EXPN, RFC: "RFC 5321"},
 	{Keyword: Help, RFC: "RFC 5321"},
 	{Keyword: ETRN, RFC: "RFC 1985"},
+	{Keyword: ATRN, RFC: "RFC 2645"},
 	{Keyword: XClient, RFC: "Postfix XCLIENT_README"},
 }
 

@@ -155,7 +155,7 @@ func TestLineIncrementsAreTheRFCs(t *testing.T) {
 
 func TestKnownTable(t *testing.T) {
 	keywords := []string{Pipelining, EightBitMIME, Size, EnhancedStatusCodes, StartTLS, Auth, Chunking,
-		BinaryMIME, SMTPUTF8, DSN, RequireTLS, MTPriority, DeliverBy, Limits, VRFY, EXPN, Help, ETRN, XClient}
+		BinaryMIME, SMTPUTF8, DSN, RequireTLS, MTPriority, DeliverBy, Limits, VRFY, EXPN, Help, ETRN, ATRN, XClient}
 	all := Known()
 	require.Len(t, all, len(keywords))
 	for i, k := range keywords {

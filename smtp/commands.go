@@ -98,9 +98,12 @@ var (
 //     section 4, RFC 4954 section 4); AUTH also needs EHLO.
 //   - XCLIENT may come at any time but inside a transaction
 //     (XCLIENT_README).
-//   - Commands this server does not implement (ETRN, TURN, ...) are
+//   - Commands this server does not implement (TURN, SEND, ...) are
 //     allowed wherever they could come, so that their 502 does not depend
-//     on the state.
+//     on the state. So are ETRN and ATRN, which only some sessions offer:
+//     their order (after EHLO, outside a transaction; ATRN after AUTH,
+//     RFC 2645 section 5.2.1) is in guards, checked once they are
+//     offered.
 var commands [numVerbs]command
 
 // numVerbs bounds textproto.Verb for the table.
@@ -155,9 +158,17 @@ func init() {
 			offered:    (*Conn).xclientConfigured,
 		},
 
-		textproto.VerbETRN: {allowed: outsideChunks, junk: true},
+		textproto.VerbETRN: {
+			handle: (*Conn).handleETRN, allowed: outsideChunks, offered: (*Conn).canETRN,
+			guards: []func(*Conn) outcome{(*Conn).guardEHLO, (*Conn).guardNoTransaction}, junk: true,
+		},
+		textproto.VerbATRN: {
+			handle: (*Conn).handleATRN, allowed: outsideChunks, offered: (*Conn).canATRN,
+			guards: []func(*Conn) outcome{
+				(*Conn).guardEHLO, (*Conn).guardNoTransaction, (*Conn).guardAuthenticated,
+			},
+		},
 		textproto.VerbTURN: {allowed: outsideChunks},
-		textproto.VerbATRN: {allowed: outsideChunks},
 		textproto.VerbSEND: {allowed: outsideChunks},
 		textproto.VerbSOML: {allowed: outsideChunks},
 		textproto.VerbSAML: {allowed: outsideChunks},
@@ -306,6 +317,27 @@ func (c *Conn) guardAuthRequired() outcome {
 		return answer(530, EnhancedCode{5, 7, 0}, "Must issue a STARTTLS command first")
 	}
 	return answer(530, EnhancedCode{5, 7, 0}, "Authentication required")
+}
+
+// guardNoTransaction refuses ETRN and ATRN inside a mail transaction:
+// both hand the connection's purpose to queued mail (RFC 1985 section 5,
+// RFC 2645 section 5.2), which an open envelope would leave half done.
+// A guard rather than the table's states, so that where the Session does
+// not offer them their 502 does not depend on the state.
+func (c *Conn) guardNoTransaction() outcome {
+	if c.state.inTransaction() {
+		return answer(503, EnhancedCode{5, 5, 1}, "Not allowed during a mail transaction")
+	}
+	return outcome{}
+}
+
+// guardAuthenticated refuses ATRN before a successful AUTH (RFC 2645
+// section 5.2.1: 530).
+func (c *Conn) guardAuthenticated() outcome {
+	if c.identity == nil {
+		return answer(530, EnhancedCode{5, 7, 0}, "Authentication required")
+	}
+	return outcome{}
 }
 
 // guardNotBinaryMIME refuses DATA for a message declared BODY=BINARYMIME,

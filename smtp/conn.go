@@ -36,6 +36,7 @@ type Conn struct {
 	authMech    string
 	xclient     *xclientState // nil unless the client is in Server.XCLIENTTrusted
 	perIP       netip.Addr    // the address counted for MaxConnectionsPerIP; invalid when not counted
+	reversed    bool          // the reversed session of ATRN, on a connection this side dialled
 
 	session Session
 	ctx     context.Context
@@ -74,6 +75,7 @@ type Conn struct {
 	body      limitReader
 	bdat      bdatReader
 	status    statusCollector
+	etrn      *etrnState // nil until the first ETRN
 }
 
 func newConn(s *Server, nc net.Conn, base context.Context) *Conn {

@@ -52,11 +52,12 @@ func (c *Conn) foreign(what string) outcome {
 
 // spokeFirst reports whether the client sent octets before the greeting,
 // which it must wait for: octets already read (after a PROXY header), or
-// waiting in the socket; not checked with Server.AllowEarlyCommands or
-// implicit TLS, where the handshake's own messages may still be in flight.
+// waiting in the socket; not checked with Server.AllowEarlyCommands, in
+// ATRN's reversed session, or with implicit TLS, where the handshake's own
+// messages may still be in flight.
 func (c *Conn) spokeFirst() bool {
-	if c.srv.AllowEarlyCommands {
-		return false
+	if c.srv.AllowEarlyCommands || c.reversed {
+		return false // an ODMR provider may pipeline its EHLO behind the 250 to ATRN
 	}
 	if _, isTLS := c.nc.(interface{ ConnectionState() tls.ConnectionState }); isTLS {
 		return false

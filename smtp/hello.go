@@ -33,6 +33,7 @@ func (c *Conn) hello(verb textproto.Verb, args []byte) outcome {
 	}
 
 	exts := c.srv.extensionSet(c.tlsState != nil, c.authMechanisms())
+	c.addQueueExtensions(&exts)
 	if c.xclient != nil {
 		exts.Add(extensions.XClient, xclientAttributeNames)
 	}

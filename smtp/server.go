@@ -231,6 +231,12 @@ type Server struct {
 	// means XCLIENT is off: not offered, and answered 502 5.5.1.
 	XCLIENTTrusted []netip.Prefix
 
+	// MaxETRN caps the ETRN commands (RFC 1985) one connection may send,
+	// for a Session that implements ETRNSession; the ones beyond, and a
+	// second request for the same node, get 458 4.7.0 without reaching
+	// the Session. 0 means DefaultMaxETRN, 5; negative means no limit.
+	MaxETRN int
+
 	// Logger receives the server's log; nil means slog.Default().
 	Logger *slog.Logger
 	// Hooks observe connections, TLS, AUTH, commands and messages, for

@@ -51,11 +51,15 @@ type srvBackend struct {
 	sessions  int
 	logouts   int
 	resets    int
-	auth      bool // sessions offer PLAIN and LOGIN, user "user" password "pass"
-	verify    bool // sessions implement VerifySession
-	lmtp      bool // sessions implement LMTPSession
-	earlyStop bool // Data returns nil after reading 10 octets
-	noPanic   bool // panic@ is a sender like any other (for fuzzing)
+	auth      bool     // sessions offer PLAIN and LOGIN, user "user" password "pass"
+	verify    bool     // sessions implement VerifySession
+	lmtp      bool     // sessions implement LMTPSession
+	earlyStop bool     // Data returns nil after reading 10 octets
+	etrn      bool     // sessions implement ETRNSession (queue_test.go)
+	odmr      bool     // sessions offer AUTH and implement ODMRSession (queue_test.go)
+	etrnNodes []string // the nodes ETRN passed to the sessions, as on the wire
+	delivered []string // what DeliverHeld's Sends reported, per recipient
+	noPanic   bool     // panic@ is a sender like any other (for fuzzing)
 	lastConn  *Conn
 	mailCtx   context.Context // the context given to the last Mail
 	authResp  [][]byte        // responses the X-TEST mechanism received
@@ -68,6 +72,12 @@ func (b *srvBackend) NewSession(c *Conn) (Session, error) {
 	b.lastConn = c
 	base := &srvSession{b: b, c: c}
 	switch {
+	case b.odmr && b.etrn:
+		return &srvQueueSession{&srvODMRSession{&srvAuthSession{base}}}, nil
+	case b.odmr:
+		return &srvODMRSession{&srvAuthSession{base}}, nil
+	case b.etrn:
+		return &srvETRNSession{base}, nil
 	case b.auth:
 		return &srvAuthSession{base}, nil
 	case b.verify:

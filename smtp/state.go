@@ -134,3 +134,11 @@ func (c *Conn) authenticated(id *sasl.Identity, mech string) {
 	c.identity, c.authMech = id, mech
 	c.mu.Unlock()
 }
+
+// rolesReversed: ATRN was answered 250 and this side becomes the SMTP
+// client of the same connection (RFC 2645 section 5.3). No command is
+// read any more; the connection ends when the reversed session does.
+func (c *Conn) rolesReversed() {
+	c.endTransaction()
+	c.closing = true
+}

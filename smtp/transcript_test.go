@@ -108,6 +108,10 @@ func (tr *transcript) directive(l string) func(*Server) {
 				tr.b.lmtp = true
 			case "earlystop":
 				tr.b.earlyStop = true
+			case "etrn":
+				tr.b.etrn = true
+			case "odmr":
+				tr.b.odmr = true
 			default:
 				tr.failf("unknown backend feature %q", f)
 			}
@@ -197,6 +201,16 @@ func (tr *transcript) flush() {
 
 // readLine reads one reply line, failing the transcript on error.
 func (tr *transcript) readLine() string {
+	l := tr.readRawLine()
+	if len(l) < 3 || len(l) > 3 && l[3] != ' ' && l[3] != '-' {
+		tr.failf("malformed reply line %q", l)
+	}
+	tr.inReply = len(l) > 3 && l[3] == '-'
+	return l
+}
+
+// readRawLine reads one line the server sent, without its CRLF.
+func (tr *transcript) readRawLine() string {
 	l, err := tr.c.r.ReadString('\n')
 	if err != nil {
 		tr.failf("reading a reply: %v (got %q)", err, l)
@@ -204,12 +218,7 @@ func (tr *transcript) readLine() string {
 	if !strings.HasSuffix(l, "\r\n") {
 		tr.failf("reply line %q does not end with CRLF", l)
 	}
-	l = strings.TrimSuffix(l, "\r\n")
-	if len(l) < 3 || len(l) > 3 && l[3] != ' ' && l[3] != '-' {
-		tr.failf("malformed reply line %q", l)
-	}
-	tr.inReply = len(l) > 3 && l[3] == '-'
-	return l
+	return strings.TrimSuffix(l, "\r\n")
 }
 
 // wholeReply reads a whole reply, which must start here.
@@ -244,6 +253,13 @@ func (tr *transcript) step(l string) {
 		tr.flush()
 		if got := tr.readLine(); !strings.HasPrefix(got, arg) {
 			tr.failf("got %q, want a line starting with %q", got, arg)
+		}
+	case "S>":
+		// After ATRN the server is the client (RFC 2645 section 5.3): the
+		// next line it sends, a command or a body line, is exactly arg.
+		tr.flush()
+		if got := tr.readRawLine(); got != arg {
+			tr.failf("got %q, want the line %q", got, arg)
 		}
 	case "S*":
 		tr.flush()
@@ -310,7 +326,7 @@ func (tr *transcript) step(l string) {
 			tr.failf("the last message has %d recipients, want %d", got, n)
 		}
 	case "!body", "!from", "!to", "!mailopts", "!rcptopts", "!identity",
-		"!remote", "!local", "!helo", "!login", "!esmtp":
+		"!remote", "!local", "!helo", "!login", "!esmtp", "!etrn", "!delivered":
 		tr.flush()
 		want, err := strconv.Unquote(arg)
 		if err != nil {
@@ -358,6 +374,10 @@ func (tr *transcript) observe(kind string) string {
 			each = append(each, formatRcptOptions(&o))
 		}
 		return strings.Join(each, " | ")
+	case "!etrn":
+		return strings.Join(tr.b.ETRNNodes(), ",")
+	case "!delivered":
+		return strings.Join(tr.b.Delivered(), ",")
 	}
 	c := tr.b.LastConn()
 	if c == nil {

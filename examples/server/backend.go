@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -24,12 +25,20 @@ var errLocal = &smtp.Error{Code: 451, Enhanced: smtp.EnhancedCode{4, 3, 0},
 // itself, through smtp.Conn.Server.
 type backend struct {
 	box   *maildir
+	hold  *hold // nil without -hold
 	users users
 	log   *slog.Logger
 }
 
 func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	return &session{b: b, conn: c}, nil
+}
+
+// odmrBackend makes the sessions of the -odmr-addr listener.
+type odmrBackend struct{ *backend }
+
+func (b odmrBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &odmrSession{&session{b: b.backend, conn: c}}, nil
 }
 
 // session is one connection's mail transactions (smtp.Session). It also
@@ -61,6 +70,14 @@ func (s *session) Rcpt(_ context.Context, to string, _ *smtp.RcptOptions) error 
 // is safely in new/: the Server answers 250 when Data returns nil, and a
 // message answered 250 must never be lost (section 6.1).
 func (s *session) Data(_ context.Context, r io.Reader) error {
+	if held, rest := s.splitHeld(); len(held) > 0 {
+		return s.holdData(r, held, rest)
+	}
+	return s.store(r, s.to)
+}
+
+// store writes the body into the Maildir for the recipients to.
+func (s *session) store(r io.Reader, to []string) error {
 	attrs := s.envelope()
 	if s.b.box == nil {
 		n, err := io.Copy(io.Discard, r)
@@ -70,7 +87,7 @@ func (s *session) Data(_ context.Context, r io.Reader) error {
 		s.b.log.Info("message discarded", append(attrs, "size", n)...)
 		return nil
 	}
-	header := traceHeader(s.conn, s.from, s.to, s.utf8)
+	header := traceHeader(s.conn, s.from, to, s.utf8)
 	path, n, err := s.b.box.deliver(header, r)
 	if rerr := (*readError)(nil); errors.As(err, &rerr) {
 		s.b.log.Info("message refused", append(attrs, "error", rerr.err)...)
@@ -82,6 +99,39 @@ func (s *session) Data(_ context.Context, r io.Reader) error {
 	}
 	s.b.log.Info("message stored", append(attrs, "size", n, "path", path)...)
 	return nil
+}
+
+// splitHeld parts the recipients into those whose domain -hold keeps for a
+// customer and the rest.
+func (s *session) splitHeld() (held, rest []string) {
+	for _, to := range s.to {
+		if s.b.hold.holds(to) {
+			held = append(held, to)
+		} else {
+			rest = append(rest, to)
+		}
+	}
+	return held, rest
+}
+
+// holdData holds the message for the held recipients, under a Received
+// field, and stores it in the Maildir for the rest. The body is read
+// whole first: the Server bounds it with -max-size.
+func (s *session) holdData(r io.Reader, held, rest []string) error {
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return err // the Server answers for the broken rule
+	}
+	data := append(receivedField(nil, s.conn, held, s.utf8), body...)
+	if err := s.b.hold.put(s.from, held, data); err != nil {
+		s.b.log.Error("message not held", append(s.envelope(), "error", err)...)
+		return errLocal
+	}
+	s.b.log.Info("message held for On-Demand Mail Relay", "from", s.from, "to", strings.Join(held, ","), "size", len(body))
+	if len(rest) == 0 {
+		return nil
+	}
+	return s.store(bytes.NewReader(body), rest)
 }
 
 // envelope returns the log attributes of the transaction.

@@ -17,6 +17,16 @@
 // client gets 451 4.3.0 and keeps it. -discard reads and drops bodies
 // instead, for benchmarks.
 //
+// With -hold, mail for a customer's domains is kept in -hold-dir instead,
+// and -odmr-addr opens an On-Demand Mail Relay listener (RFC 2645, port
+// 366) where the customer authenticates and says ATRN: the connection
+// turns around and the held mail is sent to the customer over it. A
+// recipient the customer refuses for now stays held:
+//
+//	go run ./examples/server -users alice:secret -insecure-auth \
+//	    -hold alice=example.org -odmr-addr 127.0.0.1:3366
+//	fetchmail -p ODMR -P 3366 -u alice --fetchdomains example.org 127.0.0.1
+//
 // SIGINT or SIGTERM stops the server gracefully (transactions in flight
 // finish, idle clients get 421); a second signal stops it at once.
 package main
@@ -47,6 +57,7 @@ type config struct {
 	lmtp                       bool
 	maxSize                    int64
 	maxRcpt                    int
+	odmrAddr, holdList, hold   string
 }
 
 // parseFlags reads the command line; errors go to stderr with the usage.
@@ -72,6 +83,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.lmtp, "lmtp", false, "speak LMTP (RFC 2033) instead of SMTP")
 	fs.Int64Var(&cfg.maxSize, "max-size", 25<<20, "largest message in `bytes`, advertised with SIZE (0: the library's default, 32 MiB; negative: no limit)")
 	fs.IntVar(&cfg.maxRcpt, "max-rcpt", 100, "most recipients per message")
+	fs.StringVar(&cfg.holdList, "hold", "", "hold mail for these domains until their customer collects it: `user=domain+domain,...` (users of -users)")
+	fs.StringVar(&cfg.hold, "hold-dir", "hold", "keep held mail in this `directory`, a folder per domain")
+	fs.StringVar(&cfg.odmrAddr, "odmr-addr", "", "also listen on `host:port` for On-Demand Mail Relay (RFC 2645, port 366): customers AUTH and say ATRN to collect what -hold keeps")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -27,23 +27,48 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready func(net.Addr
 	if cfg.implicitTLS {
 		l = tls.NewListener(l, srv.TLSConfig) // RFC 8314 section 3.3
 	}
+	servers := []*smtp.Server{srv}
+	listeners := []net.Listener{l}
+	if cfg.odmrAddr != "" {
+		ol, err := net.Listen("tcp", cfg.odmrAddr)
+		if err != nil {
+			l.Close()
+			return err
+		}
+		if cfg.implicitTLS {
+			ol = tls.NewListener(ol, srv.TLSConfig)
+		}
+		servers, listeners = append(servers, newODMRServer(srv)), append(listeners, ol)
+		log.Info("listening for On-Demand Mail Relay (RFC 2645)", "addr", ol.Addr().String())
+	}
 	log.Info("listening", "addr", l.Addr().String(), "hostname", srv.Hostname)
 	if ready != nil {
 		ready(l.Addr())
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
+	served := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() { served <- s.Serve(listeners[i]) }()
+	}
 	select {
 	case err := <-served:
+		for _, s := range servers {
+			s.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: letting transactions in flight finish", "timeout", shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	err = srv.Shutdown(sctx)
-	if serr := <-served; !errors.Is(serr, smtp.ErrServerClosed) && err == nil {
-		err = serr
+	for _, s := range servers {
+		if serr := s.Shutdown(sctx); err == nil {
+			err = serr
+		}
+	}
+	for range servers {
+		if serr := <-served; !errors.Is(serr, smtp.ErrServerClosed) && err == nil {
+			err = serr
+		}
 	}
 	if err == nil {
 		log.Info("stopped")
@@ -66,6 +91,9 @@ func newServer(cfg *config, log *slog.Logger) (*smtp.Server, error) {
 		return nil, err
 	}
 	b := &backend{users: accounts, log: log}
+	if b.hold, err = holdFromFlags(cfg, accounts); err != nil {
+		return nil, err
+	}
 	store := "discard"
 	if !cfg.discard {
 		if store, err = filepath.Abs(cfg.maildir); err != nil {
@@ -89,6 +117,36 @@ func newServer(cfg *config, log *slog.Logger) (*smtp.Server, error) {
 	}
 	logSettings(log, cfg, store, len(accounts) > 0, tlsConf != nil, fingerprint)
 	return srv, nil
+}
+
+// holdFromFlags opens the hold of -hold, nil without it; -odmr-addr
+// without -hold would offer nothing to collect.
+func holdFromFlags(cfg *config, accounts users) (*hold, error) {
+	if cfg.holdList == "" {
+		if cfg.odmrAddr != "" {
+			return nil, errors.New("-odmr-addr needs -hold: there would be nothing to collect")
+		}
+		return nil, nil
+	}
+	owners, err := parseHold(cfg.holdList, accounts)
+	if err != nil {
+		return nil, err
+	}
+	return openHold(cfg.hold, owners)
+}
+
+// newODMRServer is the -odmr-addr server: the main server's name, TLS,
+// AUTH and limits, with sessions that are ODMR providers (smtp.ODMRSession)
+// over the same hold.
+func newODMRServer(main *smtp.Server) *smtp.Server {
+	return &smtp.Server{
+		Hostname:          main.Hostname,
+		Backend:           odmrBackend{main.Backend.(*backend)},
+		TLSConfig:         main.TLSConfig,
+		MaxMessageBytes:   main.MaxMessageBytes,
+		AllowInsecureAuth: main.AllowInsecureAuth,
+		Logger:            main.Logger,
+	}
 }
 
 // logSettings says at start what the server offers, and warns when AUTH

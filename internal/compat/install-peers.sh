@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the real SMTP peers that internal/compat's interoperability tests
 # drive (see /work/shared/PEERS.md): Postfix (smtpd, smtp/lmtp clients,
-# smtp-source, smtp-sink), Cyrus SASL tools, swaks, msmtp, HAProxy, aiosmtpd
-# and openssl, from Debian's packages, plus Net::SSLeay for swaks's TLS and
-# Cyrus SASL's PLAIN/LOGIN/CRAM-MD5 modules for Postfix (only Recommends);
-# and the DNSSEC chain of the DANE cells: NSD (authoritative), Unbound
-# (validating resolver) and ldns's tools (ldns-keygen, ldns-signzone,
-# ldns-key2ds), with postfix-mta-sts-resolver for Postfix's MTA-STS.
+# smtp-source, smtp-sink), Cyrus SASL tools, swaks, msmtp, HAProxy, aiosmtpd,
+# fetchmail (the customer side of ETRN and ODMR) and openssl, from Debian's
+# packages, plus Net::SSLeay for swaks's TLS and Cyrus SASL's
+# PLAIN/LOGIN/CRAM-MD5 modules for Postfix (only Recommends); and the
+# DNSSEC chain of the DANE cells: NSD (authoritative), Unbound (validating
+# resolver) and ldns's tools (ldns-keygen, ldns-signzone, ldns-key2ds),
+# with postfix-mta-sts-resolver for Postfix's MTA-STS.
 #
 # Idempotent and non-interactive: when everything is present it only prints
 # the versions. Postfix is preseeded with "No configuration", so no system
@@ -25,6 +26,7 @@ declare -A probe=(
   [haproxy]=/usr/sbin/haproxy
   [python3-aiosmtpd]=/usr/lib/python3/dist-packages/aiosmtpd/__init__.py
   [openssl]=/usr/bin/openssl
+  [fetchmail]=/usr/bin/fetchmail
   [libnet-ssleay-perl]=perl:Net::SSLeay
   [libsasl2-modules]=dpkg:libsasl2-modules
   [nsd]=/usr/sbin/nsd
@@ -78,6 +80,7 @@ ver msmtp "$(first msmtp --version)"
 ver haproxy "$(first haproxy -v)"
 ver aiosmtpd "$(/usr/bin/python3 -c 'import aiosmtpd; print(aiosmtpd.__version__)' 2>/dev/null || echo '?')"
 ver python3 "$(/usr/bin/python3 --version 2>&1)"
+ver fetchmail "$(dpkg-query -W -f='${Version}' fetchmail 2>/dev/null || echo '?')"
 ver openssl "$(openssl version 2>/dev/null || echo '?')"
 ver saslpasswd2 "$(dpkg-query -W -f='${Version}' sasl2-bin 2>/dev/null || echo '?')"
 ver nsd "$(first nsd -v)"
