@@ -119,6 +119,63 @@ func (rr *ReplyReader) ReadReply() (Reply, error) {
 	return reply, nil
 }
 
+// ReadStatus reads one reply, as ReadReply does, for a caller that mostly
+// needs its code alone: the hot path of a client's transaction (RFC 5321
+// section 4.2.1). A single-line reply with a code from 200 to 399 whose
+// whole line is already buffered is taken without allocating: r has its
+// Code and Enhanced but nil Lines, and text is the line's text without
+// code and enhanced code, valid until the next read. Any other reply
+// (every 4xx and 5xx, every multi-line reply, a line not yet whole in the
+// buffer) goes to ReadReply: r is then complete and text is nil.
+//
+// The fast path accepts exactly what ReadReply accepts and finds the same
+// code, enhanced code and text; it is a shortcut, not a second grammar.
+// When fewer than four octets are buffered, ReadStatus first waits for
+// them, so that a reply that arrives in one piece takes the fast path.
+func (rr *ReplyReader) ReadStatus() (r Reply, text []byte, err error) {
+	if r, text, ok := rr.fastStatus(); ok {
+		return r, text, nil
+	}
+	r, err = rr.ReadReply()
+	return r, nil, err
+}
+
+// fastStatus takes a single-line 2xx or 3xx reply from the buffer, or
+// reports false and consumes nothing. Errors are left to ReadReply.
+func (rr *ReplyReader) fastStatus() (Reply, []byte, bool) {
+	if rr.r.Buffered() < 4 {
+		if _, err := rr.r.Peek(4); err != nil {
+			return Reply{}, nil, false
+		}
+	}
+	max := rr.MaxLineLength
+	if max <= 0 {
+		max = DefaultMaxReplyLineLength
+	}
+	buf, _ := rr.r.Peek(min(rr.r.Buffered(), max))
+	end := bytes.IndexByte(buf, '\n')
+	if end < 0 {
+		return Reply{}, nil, false // not whole, or too long: ReadReply decides
+	}
+	line := buf[:end]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	if len(line) < 3 || line[0] < '2' || line[0] > '3' || !isDigit(line[1]) || !isDigit(line[2]) ||
+		len(line) > 3 && line[3] != ' ' {
+		return Reply{}, nil, false
+	}
+
+	r := Reply{Code: int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')}
+	text := line[min(4, len(line)):]
+	if c, size, ok := parseEnhanced(text, r.Code/100); ok {
+		r.Enhanced = c
+		text = text[min(size+1, len(text)):]
+	}
+	rr.r.Discard(end + 1)
+	return r, text, true
+}
+
 // readLine returns the next line without its CRLF (or bare LF). The slice
 // is valid until the next read.
 func (rr *ReplyReader) readLine() ([]byte, error) {
