@@ -398,20 +398,25 @@ func FuzzParseMail(f *testing.F) {
 		"FROM:<>", "FROM:<a@b> SIZE=1 BODY=8BITMIME", `FROM:<"a\"b"@[IPv6:::1]>`,
 		"FROM:<@r1,@r2:a@[192.0.2.1]>", "FROM: a@b", "FROM:<jö@bü.example> SMTPUTF8",
 		"TO:<Postmaster>", "TO:<a@b> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a+2Bb@c",
-		"FROM:<a@[x:y]>", "FROM:<a@b> KEY= ",
+		"FROM:<a@[x:y]>", "FROM:<a@b> KEY= ", `FROM:<"é SMTPUTF8"@example.org>`,
 	} {
 		f.Add([]byte(s), false, false)
 		f.Add([]byte(s), true, true)
 	}
 	f.Fuzz(func(t *testing.T, args []byte, smtputf8, lenient bool) {
 		opt := ParseOptions{SMTPUTF8: smtputf8, Lenient: lenient}
-		for _, parse := range []func([]byte, ParseOptions) (Path, Params, error){ParseMail, ParseRcpt} {
+		for k, parse := range []func([]byte, ParseOptions) (Path, Params, error){ParseMail, ParseRcpt} {
 			p, params, err := parse(args, opt)
 			if err != nil {
 				var pe *ParseError
 				require.ErrorAs(t, err, &pe)
 				require.Contains(t, []int{501, 553}, pe.Code)
 				continue
+			}
+			if k == 0 && !isASCII(string(args)) {
+				// Non-ASCII on MAIL only where offered and asked for (RFC 6531 section 3.4).
+				_, asked := params.Get("SMTPUTF8")
+				require.True(t, smtputf8 && asked, "%q", args)
 			}
 			require.Equal(t, -1, indexControl(p.Local))
 			require.Equal(t, -1, indexControl(p.Domain))
