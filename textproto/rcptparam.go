@@ -35,25 +35,35 @@ const (
 	DSNAddressTypeUTF8   DSNAddressType = "UTF-8" // RFC 6533 section 3
 )
 
-// notifyValues are the NOTIFY values in the order of their bits in a set.
+// notifyValues are the NOTIFY values; a set of them is a bit mask, bit i
+// standing for notifyValues[i].
 var notifyValues = [...]DSNNotify{DSNNotifyNever, DSNNotifySuccess, DSNNotifyFailure, DSNNotifyDelayed}
 
-// notifyBit returns the bit of n in a set of NOTIFY values, matching n
-// without regard to case, or 0 for a value that is none of them.
-func notifyBit(n string) int {
+// notifyIndex returns the index of n in notifyValues, matching without
+// regard to case when fold is set, or -1.
+func notifyIndex(n string, fold bool) int {
 	for i, v := range notifyValues {
-		if ascii.EqualFold(n, string(v)) {
-			return 1 << i
+		if n == string(v) || fold && ascii.EqualFold(n, string(v)) {
+			return i
 		}
 	}
-	return 0
+	return -1
 }
 
-// validNotifySet reports whether adding bit to seen keeps the list legal:
-// each value at most once, NEVER only alone (RFC 3461 section 4.1).
-func validNotifySet(seen, bit int) bool {
-	const never = 1
-	return bit != 0 && seen&bit == 0 && (seen == 0 || (seen|bit)&never == 0)
+// notifyAdd adds value i to the set seen, reporting false when the list
+// would break RFC 3461 section 4.1: an unknown value, one twice, or NEVER
+// with anything else.
+func notifyAdd(seen *int, i int) bool {
+	const never = 1 // bit of DSNNotifyNever
+	if i < 0 {
+		return false
+	}
+	bit := 1 << i
+	if *seen&bit != 0 || *seen != 0 && (*seen|bit)&never != 0 {
+		return false
+	}
+	*seen |= bit
+	return true
 }
 
 // ParseNotify parses the value of NOTIFY (RFC 3461 section 4.1) and
@@ -66,31 +76,19 @@ func validNotifySet(seen, bit int) bool {
 // constants; each may appear once. With a dst of capacity 4 beyond its
 // length, parsing does not allocate.
 func ParseNotify(dst []DSNNotify, v string) ([]DSNNotify, error) {
-	start := len(dst)
-	seen := 0
+	start, seen := len(dst), 0
 	for {
 		item, rest, more := strings.Cut(v, ",")
-		bit := notifyBit(item)
-		if !validNotifySet(seen, bit) {
+		i := notifyIndex(item, true)
+		if !notifyAdd(&seen, i) {
 			return dst[:start], ErrBadParameterValue("NOTIFY")
 		}
-		seen |= bit
-		dst = append(dst, notifyValues[bitIndex(bit)])
+		dst = append(dst, notifyValues[i])
 		if !more {
 			return dst, nil
 		}
 		v = rest
 	}
-}
-
-// bitIndex returns the index of the single bit set in bit.
-func bitIndex(bit int) int {
-	i := 0
-	for bit > 1 {
-		bit >>= 1
-		i++
-	}
-	return i
 }
 
 // AppendNotify appends " NOTIFY=" and the values of notify separated by
@@ -100,16 +98,9 @@ func bitIndex(bit int) int {
 func AppendNotify(dst []byte, notify []DSNNotify) ([]byte, error) {
 	seen := 0
 	for _, n := range notify {
-		bit := 0
-		for i, v := range notifyValues {
-			if n == v {
-				bit = 1 << i
-			}
-		}
-		if !validNotifySet(seen, bit) {
+		if !notifyAdd(&seen, notifyIndex(string(n), false)) {
 			return dst, errors.New("textproto: NOTIFY must be NEVER alone or distinct SUCCESS, FAILURE, DELAY (RFC 3461 section 4.1)")
 		}
-		seen |= bit
 	}
 	if seen == 0 {
 		return dst, errors.New("textproto: NOTIFY needs a value (RFC 3461 section 4.1)")
