@@ -133,19 +133,13 @@ func (rr *ReplyReader) ReadReply() (Reply, error) {
 // When fewer than four octets are buffered, ReadStatus first waits for
 // them, so that a reply that arrives in one piece takes the fast path.
 func (rr *ReplyReader) ReadStatus() (r Reply, text []byte, err error) {
-	if r, text, ok := rr.fastStatus(); ok {
-		return r, text, nil
-	}
-	r, err = rr.ReadReply()
-	return r, nil, err
-}
-
-// fastStatus takes a single-line 2xx or 3xx reply from the buffer, or
-// reports false and consumes nothing. Errors are left to ReadReply.
-func (rr *ReplyReader) fastStatus() (Reply, []byte, bool) {
+	// The fast path is written out here rather than called: the results
+	// are large, and copying them through one more call costs as much as
+	// the parsing.
 	if rr.r.Buffered() < 4 {
+		// Wait for the reply; an error is left for ReadReply to report.
 		if _, err := rr.r.Peek(4); err != nil {
-			return Reply{}, nil, false
+			return rr.readStatusSlow()
 		}
 	}
 	max := rr.MaxLineLength
@@ -155,7 +149,7 @@ func (rr *ReplyReader) fastStatus() (Reply, []byte, bool) {
 	buf, _ := rr.r.Peek(min(rr.r.Buffered(), max))
 	end := bytes.IndexByte(buf, '\n')
 	if end < 0 {
-		return Reply{}, nil, false // not whole, or too long: ReadReply decides
+		return rr.readStatusSlow() // not whole, or too long: ReadReply decides
 	}
 	line := buf[:end]
 	if n := len(line); n > 0 && line[n-1] == '\r' {
@@ -163,17 +157,22 @@ func (rr *ReplyReader) fastStatus() (Reply, []byte, bool) {
 	}
 	if len(line) < 3 || line[0] < '2' || line[0] > '3' || !isDigit(line[1]) || !isDigit(line[2]) ||
 		len(line) > 3 && line[3] != ' ' {
-		return Reply{}, nil, false
+		return rr.readStatusSlow()
 	}
 
-	r := Reply{Code: int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')}
-	text := line[min(4, len(line)):]
-	if c, size, ok := parseEnhanced(text, r.Code/100); ok {
+	r.Code = int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')
+	text = line[min(4, len(line)):]
+	if c, size, ok := parseEnhanced(text, int(line[0]-'0')); ok {
 		r.Enhanced = c
 		text = text[min(size+1, len(text)):]
 	}
 	rr.r.Discard(end + 1)
-	return r, text, true
+	return r, text, nil
+}
+
+func (rr *ReplyReader) readStatusSlow() (Reply, []byte, error) {
+	r, err := rr.ReadReply()
+	return r, nil, err
 }
 
 // readLine returns the next line without its CRLF (or bare LF). The slice
