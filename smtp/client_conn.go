@@ -63,13 +63,19 @@ func (c *Client) flush(ctx context.Context) error {
 func (c *Client) readReply(ctx context.Context) (textproto.Reply, error) {
 	r, err := c.rr.ReadReply()
 	if err != nil {
-		var pe *textproto.ProtocolError
-		if errors.As(err, &pe) {
-			return r, c.fail(err)
-		}
-		return r, c.ioFail(ctx, err)
+		return r, c.replyFail(ctx, err)
 	}
 	return r, nil
+}
+
+// replyFail closes the connection after an error reading a reply: a
+// protocol error as it is, an I/O error through ioFail.
+func (c *Client) replyFail(ctx context.Context, err error) error {
+	var pe *textproto.ProtocolError
+	if errors.As(err, &pe) {
+		return c.fail(err)
+	}
+	return c.ioFail(ctx, err)
 }
 
 // fail closes the connection and makes err sticky.

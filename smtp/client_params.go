@@ -3,7 +3,6 @@ package smtp
 import (
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/postwire/postwire/extensions"
 	"github.com/postwire/postwire/internal/ascii"
@@ -13,7 +12,9 @@ import (
 // This file formats MAIL and RCPT command lines with their parameters and
 // checks every parameter against the extensions the server advertised: a
 // parameter the server did not advertise is an error returned before
-// anything is written, never a parameter silently dropped.
+// anything is written, never a parameter silently dropped. The values are
+// checked and encoded by textproto's parameter codec, the one the server
+// parses them with.
 
 // ErrNotAdvertised is wrapped by the error returned when a call needs an
 // extension (or a MAIL/RCPT parameter) the server did not advertise.
@@ -77,7 +78,7 @@ func (c *Client) appendMail(dst []byte, from string, o *MailOptions, utf8 bool) 
 	dst = append(dst, from...)
 	dst = append(dst, '>')
 	if utf8 {
-		dst = append(dst, " SMTPUTF8"...)
+		dst = textproto.AppendFlag(dst, "SMTPUTF8")
 	}
 	if o != nil {
 		var err error
@@ -88,23 +89,23 @@ func (c *Client) appendMail(dst []byte, from string, o *MailOptions, utf8 bool) 
 	return clientEndLine(dst, start, c.mailLimit())
 }
 
+// appendMailParams appends the parameters of o through the textproto
+// codec, each after checking that the server advertised it.
 func (c *Client) appendMailParams(dst []byte, o *MailOptions) ([]byte, error) {
 	ext := c.ext
+	var err error
 	if o.Size != 0 {
 		if !ext.MailParamAllowed("SIZE") {
 			return dst, clientNotAdvertised("SIZE")
 		}
-		if o.Size < 0 {
-			return dst, errors.New("smtp: negative SIZE")
-		}
 		if max, _ := ext.MaxSize(); max > 0 && o.Size > max {
 			return dst, fmt.Errorf("smtp: message of %d octets exceeds the server's SIZE %d", o.Size, max)
 		}
-		dst = append(dst, " SIZE="...)
-		dst = strconv.AppendInt(dst, o.Size, 10)
+		if dst, err = textproto.AppendSize(dst, o.Size); err != nil {
+			return dst, err
+		}
 	}
 	switch o.Body {
-	case "":
 	case Body7Bit, Body8BitMIME:
 		if !ext.Has(extensions.EightBitMIME) || !ext.MailParamAllowed("BODY") {
 			return dst, clientNotAdvertised("8BITMIME (BODY=" + string(o.Body) + ")")
@@ -113,12 +114,11 @@ func (c *Client) appendMailParams(dst []byte, o *MailOptions) ([]byte, error) {
 		if !ext.Has(extensions.BinaryMIME) || !ext.Has(extensions.Chunking) {
 			return dst, clientNotAdvertised("BINARYMIME and CHUNKING (BODY=BINARYMIME)")
 		}
-	default:
-		return dst, fmt.Errorf("smtp: unknown BODY %q", o.Body)
 	}
 	if o.Body != "" {
-		dst = append(dst, " BODY="...)
-		dst = append(dst, o.Body...)
+		if dst, err = textproto.AppendBody(dst, o.Body); err != nil {
+			return dst, err
+		}
 	}
 	if o.UTF8 && !ext.Has(extensions.SMTPUTF8) {
 		return dst, clientNotAdvertised("SMTPUTF8")
@@ -128,34 +128,22 @@ func (c *Client) appendMailParams(dst []byte, o *MailOptions) ([]byte, error) {
 			return dst, clientNotAdvertised("DSN (RET, ENVID)")
 		}
 	}
-	switch o.Return {
-	case "":
-	case DSNReturnFull, DSNReturnHeaders:
-		dst = append(dst, " RET="...)
-		dst = append(dst, o.Return...)
-	default:
-		return dst, fmt.Errorf("smtp: unknown RET %q", o.Return)
+	if o.Return != "" {
+		if dst, err = textproto.AppendRet(dst, o.Return); err != nil {
+			return dst, err
+		}
 	}
 	if o.EnvelopeID != "" {
-		// RFC 3461 section 4.4: printable ASCII, at most 100 characters.
-		if len(o.EnvelopeID) > 100 || !clientPrintableASCII(o.EnvelopeID) {
-			return dst, errors.New("smtp: ENVID must be at most 100 printable ASCII characters")
+		if dst, err = textproto.AppendEnvID(dst, o.EnvelopeID); err != nil {
+			return dst, err
 		}
-		dst = append(dst, " ENVID="...)
-		dst = append(dst, textproto.EncodeXtext(o.EnvelopeID)...)
 	}
 	if o.Auth != nil {
 		if !ext.MailParamAllowed("AUTH") {
 			return dst, clientNotAdvertised("AUTH (MAIL AUTH=)")
 		}
-		dst = append(dst, " AUTH="...)
-		if *o.Auth == "" {
-			dst = append(dst, "<>"...)
-		} else {
-			if err := clientCheckAddress(*o.Auth, false, false); err != nil {
-				return dst, err
-			}
-			dst = append(dst, textproto.EncodeXtext(*o.Auth)...)
+		if dst, err = textproto.AppendMailAuth(dst, *o.Auth); err != nil {
+			return dst, err
 		}
 	}
 	if o.RequireTLS {
@@ -165,53 +153,23 @@ func (c *Client) appendMailParams(dst []byte, o *MailOptions) ([]byte, error) {
 		if !c.isTLS {
 			return dst, errors.New("smtp: REQUIRETLS needs a TLS connection (RFC 8689 section 4.1)")
 		}
-		dst = append(dst, " REQUIRETLS"...)
+		dst = textproto.AppendFlag(dst, "REQUIRETLS")
 	}
 	if o.MTPriority != nil {
 		if !ext.MailParamAllowed("MT-PRIORITY") {
 			return dst, clientNotAdvertised("MT-PRIORITY")
 		}
-		if p := *o.MTPriority; p < -9 || p > 9 {
-			return dst, errors.New("smtp: MT-PRIORITY must be from -9 to 9 (RFC 6710 section 3)")
+		if dst, err = textproto.AppendMTPriority(dst, *o.MTPriority); err != nil {
+			return dst, err
 		}
-		dst = append(dst, " MT-PRIORITY="...)
-		dst = strconv.AppendInt(dst, int64(*o.MTPriority), 10)
 	}
 	if o.DeliverBy != nil {
 		if !ext.MailParamAllowed("BY") {
 			return dst, clientNotAdvertised("DELIVERBY (BY=)")
 		}
-		var err error
-		if dst, err = clientAppendBy(dst, o.DeliverBy); err != nil {
+		if dst, err = textproto.AppendDeliverBy(dst, *o.DeliverBy); err != nil {
 			return dst, err
 		}
-	}
-	return dst, nil
-}
-
-// clientAppendBy appends " BY=time;mode[T]" (RFC 2852 section 4):
-// by-time is whole seconds, at most 9 digits; with by-mode R it must be
-// positive.
-func clientAppendBy(dst []byte, by *DeliverByOptions) ([]byte, error) {
-	secs := int64(by.Time.Seconds())
-	if secs > 999999999 || secs < -999999999 {
-		return dst, errors.New("smtp: BY time out of range (RFC 2852 section 4)")
-	}
-	switch by.Mode {
-	case DeliverByNotify:
-	case DeliverByReturn:
-		if secs <= 0 {
-			return dst, errors.New("smtp: BY time must be positive with mode R (RFC 2852 section 4)")
-		}
-	default:
-		return dst, fmt.Errorf("smtp: unknown BY mode %q", by.Mode)
-	}
-	dst = append(dst, " BY="...)
-	dst = strconv.AppendInt(dst, secs, 10)
-	dst = append(dst, ';')
-	dst = append(dst, by.Mode...)
-	if by.Trace {
-		dst = append(dst, 'T')
 	}
 	return dst, nil
 }
@@ -234,72 +192,32 @@ func (c *Client) appendRcpt(dst []byte, to string, o *RcptOptions, utf8 bool) ([
 	return clientEndLine(dst, start, c.rcptLimit())
 }
 
+// appendRcptParams appends the DSN parameters of o through the textproto
+// codec, after checking that the server advertised them. An ORCPT without
+// a type is of type rfc822.
 func (c *Client) appendRcptParams(dst []byte, o *RcptOptions) ([]byte, error) {
+	var err error
 	if len(o.Notify) > 0 {
 		if !c.ext.RcptParamAllowed("NOTIFY") {
 			return dst, clientNotAdvertised("DSN (NOTIFY)")
 		}
-		// RFC 3461 section 4.1: NEVER alone, or a list of the others.
-		seen := 0
-		dst = append(dst, " NOTIFY="...)
-		for i, n := range o.Notify {
-			var bit int
-			switch n {
-			case DSNNotifyNever:
-				bit = 1
-			case DSNNotifySuccess:
-				bit = 2
-			case DSNNotifyFailure:
-				bit = 4
-			case DSNNotifyDelayed:
-				bit = 8
-			default:
-				return dst, fmt.Errorf("smtp: unknown NOTIFY %q", n)
-			}
-			if seen&bit != 0 || (bit == 1 || seen&1 != 0) && len(o.Notify) > 1 {
-				return dst, errors.New("smtp: NOTIFY must be NEVER alone or distinct SUCCESS, FAILURE, DELAY")
-			}
-			seen |= bit
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, n...)
+		if dst, err = textproto.AppendNotify(dst, o.Notify); err != nil {
+			return dst, err
 		}
 	}
 	if o.OriginalRecipient != "" {
 		if !c.ext.RcptParamAllowed("ORCPT") {
 			return dst, clientNotAdvertised("DSN (ORCPT)")
 		}
-		for i := 0; i < len(o.OriginalRecipient); i++ {
-			if b := o.OriginalRecipient[i]; b < ' ' || b == 0x7f {
-				return dst, errors.New("smtp: ORCPT contains a control byte")
-			}
+		typ := o.OriginalRecipientType
+		if typ == "" {
+			typ = DSNAddressTypeRFC822
 		}
-		dst = append(dst, " ORCPT="...)
-		switch t := o.OriginalRecipientType; {
-		case t == "" || ascii.EqualFold(string(t), string(DSNAddressTypeRFC822)):
-			if !clientPrintableASCII(o.OriginalRecipient) {
-				return dst, errors.New("smtp: ORCPT of type rfc822 must be ASCII; use type UTF-8 (RFC 6533)")
-			}
-			dst = append(dst, "rfc822;"...)
-			dst = append(dst, textproto.EncodeXtext(o.OriginalRecipient)...)
-		case ascii.EqualFold(string(t), string(DSNAddressTypeUTF8)):
-			dst = append(dst, "utf-8;"...)
-			dst = append(dst, textproto.EncodeUTF8AddrXtext(o.OriginalRecipient)...)
-		default:
-			return dst, fmt.Errorf("smtp: unknown ORCPT address type %q", t)
+		if dst, err = textproto.AppendORCPT(dst, typ, o.OriginalRecipient); err != nil {
+			return dst, err
 		}
 	}
 	return dst, nil
-}
-
-func clientPrintableASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < ' ' || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // clientEndLine checks the line dst[start:] (no control byte, within limit

@@ -106,7 +106,7 @@ func TestClientParamsFormatting(t *testing.T) {
 
 func TestClientParamsRefused(t *testing.T) {
 	prio := 10
-	exts := []string{"SIZE 1000", "8BITMIME", "DSN", "MT-PRIORITY", "DELIVERBY", "REQUIRETLS"}
+	exts := []string{"SIZE 1000", "8BITMIME", "DSN", "MT-PRIORITY", "DELIVERBY", "REQUIRETLS", "AUTH PLAIN"}
 	for _, tc := range []struct {
 		name string
 		mo   *MailOptions
@@ -128,6 +128,11 @@ func TestClientParamsRefused(t *testing.T) {
 		{"orcpt control", nil, &RcptOptions{OriginalRecipient: "b@x\r\nDATA"}},
 		{"orcpt type", nil, &RcptOptions{OriginalRecipientType: "x400", OriginalRecipient: "b@example.org"}},
 		{"orcpt non-ascii rfc822", nil, &RcptOptions{OriginalRecipient: "é@example.org"}},
+		// utf-8-addr-xtext cannot carry a C1 control or invalid UTF-8 (RFC 6533 section 3).
+		{"orcpt utf-8 C1 control", nil, &RcptOptions{OriginalRecipientType: DSNAddressTypeUTF8, OriginalRecipient: "a\u0085b@example.org"}},
+		{"orcpt utf-8 invalid", nil, &RcptOptions{OriginalRecipientType: DSNAddressTypeUTF8, OriginalRecipient: "a\xffb@example.org"}},
+		{"envid non-ascii", &MailOptions{EnvelopeID: "é"}, nil},
+		{"auth not a mailbox", &MailOptions{Auth: new("user")}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := clientOffline(t, exts...)

@@ -23,6 +23,9 @@ func clientReplyFrom(s string, maxLine int) *Client {
 	return c
 }
 
+// The client reads the hot path's replies through ReadStatus: a
+// single-line 2xx or 3xx reply comes without Lines, its text beside it;
+// anything else whole.
 func TestClientFastStatus(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
@@ -38,53 +41,65 @@ func TestClientFastStatus(t *testing.T) {
 		{"250 2.0.0 queued as X\n", true, 250, "queued as X"},
 		{"250 3.0.0 class mismatch\r\n", true, 250, "3.0.0 class mismatch"},
 		{"250 2.0.0000 not enhanced\r\n", true, 250, "2.0.0000 not enhanced"},
-		{"250-multi\r\n250 line\r\n", false, 0, ""},
-		{"550 5.1.1 refused\r\n", false, 0, ""},
-		{"421 bye\r\n", false, 0, ""},
-		{"25", false, 0, ""},
-		{"2x0 bad\r\n", false, 0, ""},
-		{"250xok\r\n", false, 0, ""},
-		{"250 no line end", false, 0, ""},
+		{"250-multi\r\n250 line\r\n", false, 250, "multi\nline"},
+		{"550 5.1.1 refused\r\n", false, 550, "refused"},
+		{"421 bye\r\n", false, 421, "bye"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			c := clientReplyFrom(tc.in, 0)
-			code, text, ok := c.fastStatus()
-			require.Equal(t, tc.fast, ok)
-			if ok {
-				assert.Equal(t, tc.code, code)
-				assert.Equal(t, tc.text, string(text))
-			}
+			r, text, err := c.readStatus(t.Context())
+			require.NoError(t, err)
+			assert.Equal(t, tc.fast, r.Lines == nil, "fast path")
+			assert.Equal(t, tc.code, r.Code)
+			assert.Equal(t, tc.text, clientStatusText(r, text))
 		})
+	}
+	for _, in := range []string{"25", "2x0 bad\r\n", "250xok\r\n", "250 no line end"} {
+		c := clientReplyFrom(in, 0)
+		_, _, err := c.readStatus(t.Context())
+		require.Error(t, err, "%q", in)
+		require.Error(t, c.err, "%q: the connection is failed", in)
 	}
 }
 
 func TestClientFastStatusLineCap(t *testing.T) {
 	long := "250 " + strings.Repeat("x", 600) + "\r\n"
 	c := clientReplyFrom(long, 512)
-	_, err := func() (textproto.Reply, error) { r, _, err := c.readStatus(t.Context()); return r, err }()
+	_, _, err := c.readStatus(t.Context())
 	var pe *textproto.ProtocolError
 	require.ErrorAs(t, err, &pe, "an over-long line is never taken by the fast path")
 }
 
-// FuzzClientFastStatus checks the allocation-free path against
-// textproto.ReplyReader: whatever the fast path accepts, ReadReply must
-// accept with the same code and text.
+// FuzzClientFastStatus checks the client's allocation-free reply path
+// against textproto.ReplyReader.ReadReply: over the same input, reply after
+// reply, readStatus fails where ReadReply fails and otherwise finds the
+// same code, enhanced code and text.
 func FuzzClientFastStatus(f *testing.F) {
 	for _, s := range []string{"250 ok\r\n", "250 2.1.5 ok\r\n", "354 go\r\n", "250\r\n", "250-a\r\n250 b\r\n",
-		"550 5.1.1 no\r\n", "250 2.0.0\n", "299 2.9.99 x\r\n", "250 2.0.\r\n", "300\r\n", "250 \r\n"} {
+		"550 5.1.1 no\r\n", "250 2.0.0\n", "299 2.9.99 x\r\n", "250 2.0.\r\n", "300\r\n", "250 \r\n",
+		"250 ok\r\n354 go\r\n550 5.1.1 no\r\n250-a\r\n250 2.0.0 b\r\n"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		c := clientReplyFrom(in, 0)
-		code, text, ok := c.fastStatus()
-		if !ok {
-			return
+		rr := textproto.NewReplyReader(bufio.NewReader(strings.NewReader(in)))
+		for range 8 {
+			r, text, err := c.readStatus(t.Context())
+			want, wantErr := rr.ReadReply()
+			require.Equal(t, wantErr == nil, err == nil, "ReadReply: %v, readStatus: %v", wantErr, err)
+			if err != nil {
+				return
+			}
+			assert.Equal(t, want.Code, r.Code)
+			assert.Equal(t, want.Enhanced, r.Enhanced)
+			if r.Lines == nil {
+				require.Len(t, want.Lines, 1, "fast path took %q", in)
+				assert.Equal(t, want.Lines[0], string(text))
+			} else {
+				assert.Equal(t, want.Lines, r.Lines)
+			}
+			assert.Equal(t, clientJoin(want.Lines), clientStatusText(r, text))
 		}
-		r, err := textproto.NewReplyReader(bufio.NewReader(strings.NewReader(in))).ReadReply()
-		require.NoError(t, err, "fast path accepted %q", in)
-		assert.Equal(t, r.Code, code)
-		require.Len(t, r.Lines, 1)
-		assert.Equal(t, r.Lines[0], string(text))
 	})
 }
 

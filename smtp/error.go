@@ -24,11 +24,7 @@ func (e *Error) Error() string {
 	b = strconv.AppendInt(b, int64(e.Code), 10)
 	if e.Enhanced != (EnhancedCode{}) {
 		b = append(b, ' ')
-		b = strconv.AppendInt(b, int64(e.Enhanced[0]), 10)
-		b = append(b, '.')
-		b = strconv.AppendInt(b, int64(e.Enhanced[1]), 10)
-		b = append(b, '.')
-		b = strconv.AppendInt(b, int64(e.Enhanced[2]), 10)
+		b = textproto.AppendEnhancedCode(b, e.Enhanced)
 	}
 	if e.Message != "" {
 		b = append(b, ' ')

@@ -1,63 +1,64 @@
 package smtp
 
-import "time"
+import "github.com/postwire/postwire/textproto"
+
+// The value types of the MAIL and RCPT parameters are textproto's, whose
+// codec both the server and the client use; these are their names here.
 
 // BodyType is the BODY parameter of MAIL (RFC 6152, RFC 3030 section 3).
-type BodyType string
+type BodyType = textproto.BodyType
 
 // Body types.
 const (
-	Body7Bit       BodyType = "7BIT"
-	Body8BitMIME   BodyType = "8BITMIME"
-	BodyBinaryMIME BodyType = "BINARYMIME"
+	Body7Bit       = textproto.Body7Bit
+	Body8BitMIME   = textproto.Body8BitMIME
+	BodyBinaryMIME = textproto.BodyBinaryMIME
 )
 
 // DSNReturn is the RET parameter of MAIL (RFC 3461 section 4.3).
-type DSNReturn string
+type DSNReturn = textproto.DSNReturn
 
 // RET values.
 const (
-	DSNReturnFull    DSNReturn = "FULL"
-	DSNReturnHeaders DSNReturn = "HDRS"
+	DSNReturnFull    = textproto.DSNReturnFull
+	DSNReturnHeaders = textproto.DSNReturnHeaders
 )
 
 // DSNNotify is one value of the NOTIFY parameter of RCPT (RFC 3461 section
 // 4.1).
-type DSNNotify string
+type DSNNotify = textproto.DSNNotify
 
 // NOTIFY values.
 const (
-	DSNNotifyNever   DSNNotify = "NEVER"
-	DSNNotifySuccess DSNNotify = "SUCCESS"
-	DSNNotifyFailure DSNNotify = "FAILURE"
-	DSNNotifyDelayed DSNNotify = "DELAY"
+	DSNNotifyNever   = textproto.DSNNotifyNever
+	DSNNotifySuccess = textproto.DSNNotifySuccess
+	DSNNotifyFailure = textproto.DSNNotifyFailure
+	DSNNotifyDelayed = textproto.DSNNotifyDelayed
 )
 
 // DSNAddressType is the address type of the ORCPT parameter (RFC 3461
 // section 4.2, RFC 6533 section 3).
-type DSNAddressType string
+type DSNAddressType = textproto.DSNAddressType
 
 // ORCPT address types.
 const (
-	DSNAddressTypeRFC822 DSNAddressType = "RFC822"
-	DSNAddressTypeUTF8   DSNAddressType = "UTF-8"
+	DSNAddressTypeRFC822 = textproto.DSNAddressTypeRFC822
+	DSNAddressTypeUTF8   = textproto.DSNAddressTypeUTF8
 )
 
 // DeliverByMode is the by-mode of the BY parameter (RFC 2852 section 4).
-type DeliverByMode string
+type DeliverByMode = textproto.DeliverByMode
 
 // BY modes: notify the sender, or return the message, when the time passes.
 const (
-	DeliverByNotify DeliverByMode = "N"
-	DeliverByReturn DeliverByMode = "R"
+	DeliverByNotify = textproto.DeliverByNotify
+	DeliverByReturn = textproto.DeliverByReturn
 )
 
-// DeliverByOptions is the BY parameter of MAIL (RFC 2852 section 4).
-type DeliverByOptions struct {
-	Time  time.Duration // by-time; may be negative with DeliverByNotify
-	Mode  DeliverByMode
-	Trace bool // the "T" by-trace modifier
-}
+// DeliverByOptions is the BY parameter of MAIL (RFC 2852 section 4): Time
+// (by-time, whole seconds on the wire; may be negative with
+// DeliverByNotify), Mode, and Trace (the "T" by-trace modifier).
+type DeliverByOptions = textproto.DeliverBy
 
 // MailOptions are the parameters of MAIL FROM. The server fills them from
 // the wire, after checking each against the extensions it advertised; the

@@ -30,6 +30,9 @@ import (
 type mailboxParser struct {
 	s   string
 	opt ParseOptions
+	// noLimits leaves out the local-part limit of RFC 5321 section
+	// 4.5.3.1.1, for a mailbox that is no path (the AUTH parameter).
+	noLimits bool
 }
 
 // mailbox parses Local-part "@" ( Domain / address-literal ) at i.
@@ -89,7 +92,7 @@ func (p *mailboxParser) localPart(i int) (string, int, *ParseError) {
 		}
 		local = p.s[start:i]
 	}
-	if i-start > MaxLocalPart {
+	if i-start > MaxLocalPart && !p.noLimits {
 		return "", 0, errAddress("local part too long")
 	}
 	return local, i, nil

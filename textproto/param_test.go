@@ -25,7 +25,7 @@ func TestParseParams(t *testing.T) {
 		{"FROM:<a@b> AUTH=<>", strict, Params{{"AUTH", "<>", true}}},
 		{"FROM:<a@b> V=!\"#$%&'()*+,-./0123456789:;<>?@[\\]^_`{|}~", strict, Params{{"V", "!\"#$%&'()*+,-./0123456789:;<>?@[\\]^_`{|}~", true}}},
 		{"FROM:<a@b>  SIZE=1   BODY=7BIT", lenient, Params{{"SIZE", "1", true}, {"BODY", "7BIT", true}}},
-		{"FROM:<a@b> ENVID=é", utf8opt, Params{{"ENVID", "é", true}}},
+		{"FROM:<a@b> ENVID=é SMTPUTF8", utf8opt, Params{{"ENVID", "é", true}, {"SMTPUTF8", "", false}}},
 		{"TO:<a@b> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a+2Bb@c", strict, Params{{"NOTIFY", "SUCCESS,FAILURE", true}, {"ORCPT", "rfc822;a+2Bb@c", true}}},
 	}
 	for _, tt := range tests {

@@ -2,6 +2,7 @@ package textproto
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/postwire/postwire/internal/ascii"
 )
@@ -68,9 +69,20 @@ func isDotString(s string) bool {
 
 // ParseOptions are the choices the grammar leaves to the server.
 type ParseOptions struct {
-	// SMTPUTF8 accepts UTF-8 local parts and U-label domains (RFC 6531);
-	// U-labels are converted to A-labels. Without it any octet above 127 is
-	// an error.
+	// SMTPUTF8 permits UTF-8 in addresses and parameter values (RFC
+	// 6531 section 3.3); U-label domains are converted to A-labels.
+	// Without it any octet above 127 in an address is 553 5.6.7 (RFC 6531
+	// section 3.5; 501 5.5.4 in a parameter value).
+	//
+	// What it means depends on the command, because RFC 6531 section 3.4
+	// lets the client ask for SMTPUTF8 on MAIL alone:
+	//
+	//   - ParseMail: the server advertises SMTPUTF8. The reverse-path and
+	//     the parameter values may then be UTF-8 only when the parameters
+	//     include SMTPUTF8; the parser finds that itself, so that a
+	//     "SMTPUTF8" inside a quoted local part asks for nothing.
+	//   - ParseRcpt: the transaction's MAIL carried SMTPUTF8.
+	//   - ParseMailbox: UTF-8 is permitted.
 	SMTPUTF8 bool
 	// Lenient accepts a space after the colon and a path without angle
 	// brackets, as Postfix does with strict_rfc821_envelopes=no.
@@ -146,10 +158,12 @@ func parseEnvelope(args []byte, prefix string, rcpt bool, opt ParseOptions) (Pat
 		}
 		return Path{}, nil, errArgs("syntax: MAIL FROM:<address>")
 	}
+	var seen byte // every octet of args or'ed together: bit 7 set means non-ASCII
 	for _, c := range args {
 		if isControl(c) {
 			return Path{}, nil, errArgs("control character in arguments")
 		}
+		seen |= c
 	}
 	s := string(args)
 	i := len(prefix)
@@ -173,17 +187,51 @@ func parseEnvelope(args []byte, prefix string, rcpt bool, opt ParseOptions) (Pat
 	if err != nil {
 		return Path{}, nil, err
 	}
-	if i == len(s) {
-		return path, nil, nil
+	pathEnd := i
+	var params Params
+	if i < len(s) {
+		if s[i] != ' ' {
+			return Path{}, nil, errArgs("syntax: unexpected text after address")
+		}
+		if params, err = parseParams(s, i, opt); err != nil {
+			return Path{}, nil, err
+		}
 	}
-	if s[i] != ' ' {
-		return Path{}, nil, errArgs("syntax: unexpected text after address")
-	}
-	params, err := parseParams(s, i, opt)
-	if err != nil {
-		return Path{}, nil, err
+	if !rcpt && opt.SMTPUTF8 && seen >= utf8.RuneSelf {
+		if err := checkSMTPUTF8Requested(s[:pathEnd], params); err != nil {
+			return Path{}, nil, err
+		}
 	}
 	return path, params, nil
+}
+
+// checkSMTPUTF8Requested refuses a MAIL command whose reverse-path or
+// parameter values are not ASCII unless its parameters include SMTPUTF8
+// (RFC 6531 section 3.4): 553 5.6.7 for the path (section 3.5), 501
+// 5.5.4 for a value, the errors the parser gives when SMTPUTF8 is not
+// offered at all. It is called only for arguments with a non-ASCII octet.
+func checkSMTPUTF8Requested(path string, params Params) *ParseError {
+	if _, ok := params.Get("SMTPUTF8"); ok {
+		return nil
+	}
+	if !isASCII(path) {
+		return errNeedSMTPUTF8()
+	}
+	for _, p := range params {
+		if !isASCII(p.Value) {
+			return ErrBadParameterValue(p.Keyword)
+		}
+	}
+	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // parseBracketed parses "<" [ A-d-l ":" ] Mailbox ">", "<>", or for a

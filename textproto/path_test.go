@@ -77,10 +77,10 @@ func TestParseMailValid(t *testing.T) {
 		{"FROM:   <a@b>", lenient, "a", "b", false},
 		{"FROM:a@b", lenient, "a", "b", false},
 		{"FROM: a@b", lenient, "a", "b", false},
-		{"FROM:<jösé@bücher.example>", utf8opt, "jösé", "xn--bcher-kva.example", false},
-		{"FROM:<\"jö sé\"@example>", utf8opt, "jö sé", "example", false},
-		{"FROM:<用户@例子.广告>", utf8opt, "用户", "xn--fsqu00a.xn--4rr70v", false},
-		{"FROM:<a@BÜCHER.example>", utf8opt, "a", "xn--bcher-kva.example", false},
+		{"FROM:<jösé@bücher.example> SMTPUTF8", utf8opt, "jösé", "xn--bcher-kva.example", false},
+		{"FROM:<\"jö sé\"@example> SMTPUTF8", utf8opt, "jö sé", "example", false},
+		{"FROM:<用户@例子.广告> SMTPUTF8", utf8opt, "用户", "xn--fsqu00a.xn--4rr70v", false},
+		{"FROM:<a@BÜCHER.example> SMTPUTF8", utf8opt, "a", "xn--bcher-kva.example", false},
 		{"FROM:<" + strings.Repeat("l", 64) + "@x>", strict, strings.Repeat("l", 64), "x", false},
 		{"FROM:<a@" + domainOf(255) + ">", strict, "", "", false}, // path 259 > 256: checked below
 	}
@@ -89,9 +89,83 @@ func TestParseMailValid(t *testing.T) {
 			p, params, err := ParseMail([]byte(tt.args), tt.opt)
 			require.NoError(t, err)
 			assert.Equal(t, Path{Null: tt.null, Local: tt.local, Domain: tt.domain}, p)
-			assert.Nil(t, params)
+			if strings.HasSuffix(tt.args, " SMTPUTF8") {
+				assert.Equal(t, Params{{"SMTPUTF8", "", false}}, params)
+			} else {
+				assert.Nil(t, params)
+			}
 		})
 	}
+}
+
+// With SMTPUTF8 offered, MAIL may carry a UTF-8 reverse-path only when its
+// own parameters ask for SMTPUTF8 (RFC 6531 section 3.4); otherwise the
+// path is 553 5.6.7 (section 3.5), as when SMTPUTF8 is not offered at all.
+// The word SMTPUTF8 inside the path asks for nothing.
+func TestParseMailSMTPUTF8Requested(t *testing.T) {
+	for _, tt := range []struct {
+		args string
+		ok   bool
+	}{
+		{`FROM:<"é SMTPUTF8"@example.org>`, false},
+		{`FROM:<é@example.org>`, false},
+		{`FROM:<é@example.org> SIZE=10`, false},
+		{`FROM:<a@bücher.example> BODY=8BITMIME`, false},
+		{`FROM:<"é SMTPUTF8"@example.org> SMTPUTF8`, true},
+		{`FROM:<é@example.org> smtputf8`, true},
+		{`FROM:<é@example.org> SIZE=10 SMTPUTF8`, true},
+		{`FROM:<a@example.org>`, true},
+		{`FROM:<"a SMTPUTF8"@example.org>`, true},
+	} {
+		t.Run(tt.args, func(t *testing.T) {
+			p, _, err := ParseMail([]byte(tt.args), utf8opt)
+			if tt.ok {
+				require.NoError(t, err)
+				assert.NotEmpty(t, p.Local)
+				return
+			}
+			var pe *ParseError
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, 553, pe.Code)
+			assert.Equal(t, EnhancedCode{5, 6, 7}, pe.Enhanced, pe.Msg)
+			// The same error as when SMTPUTF8 is not offered.
+			_, _, err2 := ParseMail([]byte(tt.args), strict)
+			assert.Equal(t, err2, err)
+		})
+	}
+}
+
+// A UTF-8 parameter value on MAIL needs SMTPUTF8 among the parameters too:
+// 501 5.5.4 for the value, as without SMTPUTF8 offered.
+func TestParseMailUTF8ValueNeedsSMTPUTF8(t *testing.T) {
+	_, _, err := ParseMail([]byte("FROM:<a@example.org> ENVID=é"), utf8opt)
+	var pe *ParseError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, 501, pe.Code)
+	assert.Contains(t, pe.Msg, "ENVID")
+	_, params, err := ParseMail([]byte("FROM:<a@example.org> ENVID=é SMTPUTF8"), utf8opt)
+	require.NoError(t, err)
+	assert.Equal(t, "é", params[0].Value)
+}
+
+// RCPT has no SMTPUTF8 parameter: ParseOptions.SMTPUTF8 there means the
+// transaction asked for it, and a UTF-8 path is accepted as it is.
+func TestParseRcptSMTPUTF8InForce(t *testing.T) {
+	p, _, err := ParseRcpt([]byte("TO:<é@example.org>"), utf8opt)
+	require.NoError(t, err)
+	assert.Equal(t, "é", p.Local)
+	_, _, err = ParseRcpt([]byte("TO:<é@example.org>"), strict)
+	var pe *ParseError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, EnhancedCode{5, 6, 7}, pe.Enhanced)
+}
+
+func TestParseMailUTF8Allocs(t *testing.T) {
+	args := []byte("FROM:<a@b.example> SIZE=1000")
+	allocs := testing.AllocsPerRun(100, func() {
+		_, _, _ = ParseMail(args, utf8opt)
+	})
+	assert.LessOrEqual(t, allocs, 2.0, "SMTPUTF8 offered costs nothing for ASCII arguments")
 }
 
 func TestParseRcpt(t *testing.T) {
@@ -231,16 +305,6 @@ func TestParsePathErrors(t *testing.T) {
 	}
 }
 
-// isASCII reports whether s has no octet above 0x7F.
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
 func TestPathLimitsExact(t *testing.T) {
 	l64 := strings.Repeat("l", 64)
 	// "<" + 64 + "@" + 190 + ">" = 256: the longest path.
@@ -334,20 +398,25 @@ func FuzzParseMail(f *testing.F) {
 		"FROM:<>", "FROM:<a@b> SIZE=1 BODY=8BITMIME", `FROM:<"a\"b"@[IPv6:::1]>`,
 		"FROM:<@r1,@r2:a@[192.0.2.1]>", "FROM: a@b", "FROM:<jö@bü.example> SMTPUTF8",
 		"TO:<Postmaster>", "TO:<a@b> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a+2Bb@c",
-		"FROM:<a@[x:y]>", "FROM:<a@b> KEY= ",
+		"FROM:<a@[x:y]>", "FROM:<a@b> KEY= ", `FROM:<"é SMTPUTF8"@example.org>`,
 	} {
 		f.Add([]byte(s), false, false)
 		f.Add([]byte(s), true, true)
 	}
 	f.Fuzz(func(t *testing.T, args []byte, smtputf8, lenient bool) {
 		opt := ParseOptions{SMTPUTF8: smtputf8, Lenient: lenient}
-		for _, parse := range []func([]byte, ParseOptions) (Path, Params, error){ParseMail, ParseRcpt} {
+		for k, parse := range []func([]byte, ParseOptions) (Path, Params, error){ParseMail, ParseRcpt} {
 			p, params, err := parse(args, opt)
 			if err != nil {
 				var pe *ParseError
 				require.ErrorAs(t, err, &pe)
 				require.Contains(t, []int{501, 553}, pe.Code)
 				continue
+			}
+			if k == 0 && !isASCII(string(args)) {
+				// Non-ASCII on MAIL only where offered and asked for (RFC 6531 section 3.4).
+				_, asked := params.Get("SMTPUTF8")
+				require.True(t, smtputf8 && asked, "%q", args)
 			}
 			require.Equal(t, -1, indexControl(p.Local))
 			require.Equal(t, -1, indexControl(p.Domain))

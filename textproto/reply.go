@@ -20,15 +20,37 @@ func (c EnhancedCode) String() string {
 		return ""
 	}
 	var buf [32]byte
-	return string(appendEnhanced(buf[:0], c))
+	return string(AppendEnhancedCode(buf[:0], c))
 }
 
-func appendEnhanced(dst []byte, c EnhancedCode) []byte {
-	dst = strconv.AppendInt(dst, int64(c[0]), 10)
+// AppendEnhancedCode appends c as class "." subject "." detail (RFC 3463
+// section 2), "5.1.1", to dst, and allocates nothing beyond growing dst.
+// It is the one formatter of enhanced codes, for the reply encoder and
+// for error texts alike.
+//
+// c is written as it is, not checked: a part outside 0 to 999, which RFC
+// 3463 does not allow, comes out in full, so that an error text shows what
+// the code held. AppendReply leaves such a code out of a reply.
+func AppendEnhancedCode(dst []byte, c EnhancedCode) []byte {
+	dst = appendCodePart(dst, c[0])
 	dst = append(dst, '.')
-	dst = strconv.AppendInt(dst, int64(c[1]), 10)
+	dst = appendCodePart(dst, c[1])
 	dst = append(dst, '.')
-	return strconv.AppendInt(dst, int64(c[2]), 10)
+	return appendCodePart(dst, c[2])
+}
+
+// appendCodePart appends n in decimal, with a fast path for the one to
+// three digits of a valid part.
+func appendCodePart(dst []byte, n int) []byte {
+	switch {
+	case n < 0 || n > 999:
+		return strconv.AppendInt(dst, int64(n), 10)
+	case n < 10:
+		return append(dst, byte('0'+n))
+	case n < 100:
+		return append(dst, byte('0'+n/10), byte('0'+n%10))
+	}
+	return append(dst, byte('0'+n/100), byte('0'+n/10%10), byte('0'+n%10))
 }
 
 // Reply is one SMTP reply (RFC 5321 section 4.2): a three-digit code, an
@@ -98,7 +120,7 @@ func replyPrefix(dst []byte, code int, enh EnhancedCode) ([]byte, int) {
 	sepAt := len(dst)
 	dst = append(dst, '-')
 	if enh != (EnhancedCode{}) && enh.valid() {
-		dst = appendEnhanced(dst, enh)
+		dst = AppendEnhancedCode(dst, enh)
 	}
 	return dst, sepAt
 }

@@ -108,6 +108,29 @@ func TestAppendReplyZeroAlloc(t *testing.T) {
 	assert.Equal(t, "250 2.1.5 Recipient OK\r\n", string(buf))
 }
 
+func TestAppendEnhancedCode(t *testing.T) {
+	for _, tt := range []struct {
+		c    EnhancedCode
+		want string
+	}{
+		{EnhancedCode{2, 0, 0}, "2.0.0"},
+		{EnhancedCode{5, 1, 1}, "5.1.1"},
+		{EnhancedCode{4, 10, 99}, "4.10.99"},
+		{EnhancedCode{5, 100, 999}, "5.100.999"},
+		{EnhancedCode{5, 7, 10}, "5.7.10"},
+		// Out of range: written in full, not clamped or cut.
+		{EnhancedCode{5, 1000, -1}, "5.1000.-1"},
+		{EnhancedCode{12, 0, 0}, "12.0.0"},
+	} {
+		assert.Equal(t, "x "+tt.want, string(AppendEnhancedCode([]byte("x "), tt.c)))
+	}
+	buf := make([]byte, 0, 16)
+	allocs := testing.AllocsPerRun(100, func() {
+		buf = AppendEnhancedCode(buf[:0], EnhancedCode{5, 123, 45})
+	})
+	assert.Zero(t, allocs)
+}
+
 func TestEnhancedCodeString(t *testing.T) {
 	assert.Equal(t, "", EnhancedCode{}.String())
 	assert.Equal(t, "5.7.1", EnhancedCode{5, 7, 1}.String())

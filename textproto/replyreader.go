@@ -95,8 +95,8 @@ func (rr *ReplyReader) ReadReply() (Reply, error) {
 			line = line[3:]
 		}
 		if n == 0 {
-			if c, size, ok := parseEnhanced(line, code/100); ok {
-				reply.Enhanced = c
+			if subject, detail, size := parseEnhanced(line, code/100); size > 0 {
+				reply.Enhanced = EnhancedCode{code / 100, subject, detail}
 				enh = append(enhBuf[:0], line[:size]...) // line is reused by the next read
 			}
 		}
@@ -117,6 +117,63 @@ func (rr *ReplyReader) ReadReply() (Reply, error) {
 		start = end
 	}
 	return reply, nil
+}
+
+// ReadStatus reads one reply, as ReadReply does, for a caller that mostly
+// needs its code alone: the hot path of a client's transaction (RFC 5321
+// section 4.2.1). A single-line reply with a code from 200 to 399 whose
+// whole line is already buffered is taken without allocating: r has its
+// Code and Enhanced but nil Lines, and text is the line's text without
+// code and enhanced code, valid until the next read. Any other reply
+// (every 4xx and 5xx, every multi-line reply, a line not yet whole in the
+// buffer) goes to ReadReply: r is then complete and text is nil.
+//
+// The fast path accepts exactly what ReadReply accepts and finds the same
+// code, enhanced code and text; it is a shortcut, not a second grammar.
+// When fewer than four octets are buffered, ReadStatus first waits for
+// them, so that a reply that arrives in one piece takes the fast path.
+func (rr *ReplyReader) ReadStatus() (r Reply, text []byte, err error) {
+	// The fast path is written out here rather than called: the results
+	// are large, and copying them through one more call costs as much as
+	// the parsing.
+	if rr.r.Buffered() < 4 {
+		// Wait for the reply; an error is left for ReadReply to report.
+		if _, err := rr.r.Peek(4); err != nil {
+			return rr.readStatusSlow()
+		}
+	}
+	max := rr.MaxLineLength
+	if max <= 0 {
+		max = DefaultMaxReplyLineLength
+	}
+	buf, _ := rr.r.Peek(min(rr.r.Buffered(), max))
+	end := bytes.IndexByte(buf, '\n')
+	if end < 0 {
+		return rr.readStatusSlow() // not whole, or too long: ReadReply decides
+	}
+	line := buf[:end]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	if len(line) < 3 || line[0] < '2' || line[0] > '3' || !isDigit(line[1]) || !isDigit(line[2]) ||
+		len(line) > 3 && line[3] != ' ' {
+		return rr.readStatusSlow()
+	}
+
+	class := int(line[0] - '0')
+	r.Code = class*100 + int(line[1]-'0')*10 + int(line[2]-'0')
+	text = line[min(4, len(line)):]
+	if subject, detail, size := parseEnhanced(text, class); size > 0 {
+		r.Enhanced = EnhancedCode{class, subject, detail}
+		text = text[min(size+1, len(text)):]
+	}
+	rr.r.Discard(end + 1)
+	return r, text, nil
+}
+
+func (rr *ReplyReader) readStatusSlow() (Reply, []byte, error) {
+	r, err := rr.ReadReply()
+	return r, nil, err
 }
 
 // readLine returns the next line without its CRLF (or bare LF). The slice
@@ -153,34 +210,38 @@ func (rr *ReplyReader) readLine() ([]byte, error) {
 
 // parseEnhanced parses class "." subject "." detail at the start of text
 // (RFC 3463 section 2: subject and detail one to three digits), followed by
-// SP or the end of text, with the class equal to class. It returns the code
-// and its length.
-func parseEnhanced(text []byte, class int) (EnhancedCode, int, bool) {
+// SP or the end of text, with the class equal to class. It returns subject,
+// detail and the code's length, or a length of 0 when text does not start
+// with such a code. (Plain ints, not an EnhancedCode: Go passes those in
+// registers, an array of three in memory.)
+func parseEnhanced(text []byte, class int) (subject, detail, size int) {
 	if len(text) < 5 || int(text[0]-'0') != class || text[1] != '.' {
-		return EnhancedCode{}, 0, false
+		return 0, 0, 0
 	}
-	c := EnhancedCode{class}
-	i := 2
-	for part := 1; part <= 2; part++ {
-		start := i
-		for i < len(text) && isDigit(text[i]) && i-start < 3 {
-			c[part] = c[part]*10 + int(text[i]-'0')
-			i++
-		}
-		if i == start {
-			return EnhancedCode{}, 0, false
-		}
-		if part == 1 {
-			if i >= len(text) || text[i] != '.' {
-				return EnhancedCode{}, 0, false
-			}
-			i++
-		}
+	subject, i := parseCodePart(text, 2)
+	if i == 0 || i >= len(text) || text[i] != '.' {
+		return 0, 0, 0
 	}
-	if i < len(text) && text[i] != ' ' {
-		return EnhancedCode{}, 0, false
+	detail, i = parseCodePart(text, i+1)
+	if i == 0 || i < len(text) && text[i] != ' ' {
+		return 0, 0, 0
 	}
-	return c, i, true
+	return subject, detail, i
+}
+
+// parseCodePart parses the one to three digits of a subject or detail at
+// text[i:] and returns their value and the index after them, or an index
+// of 0 when there is no digit.
+func parseCodePart(text []byte, i int) (n, end int) {
+	start := i
+	for i < len(text) && i-start < 3 && isDigit(text[i]) {
+		n = n*10 + int(text[i]-'0')
+		i++
+	}
+	if i == start {
+		return 0, 0
+	}
+	return n, i
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -187,6 +187,126 @@ func TestReadReplyAllocs(t *testing.T) {
 	assert.LessOrEqual(t, allocs, 2.0, "the Lines slice and one string")
 }
 
+func TestReadStatus(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		fast bool
+		code int
+		enh  EnhancedCode
+		text string
+	}{
+		{"250 2.1.0 ok\r\n", true, 250, EnhancedCode{2, 1, 0}, "ok"},
+		{"250 ok\r\n", true, 250, EnhancedCode{}, "ok"},
+		{"354 go ahead\r\n", true, 354, EnhancedCode{}, "go ahead"},
+		{"250\r\n", true, 250, EnhancedCode{}, ""},
+		{"250 \r\n", true, 250, EnhancedCode{}, ""},
+		{"250 2.0.0\r\n", true, 250, EnhancedCode{2, 0, 0}, ""},
+		{"250 2.0.0 queued as X\n", true, 250, EnhancedCode{2, 0, 0}, "queued as X"},
+		{"250 3.0.0 class mismatch\r\n", true, 250, EnhancedCode{}, "3.0.0 class mismatch"},
+		{"250 2.0.0000 not enhanced\r\n", true, 250, EnhancedCode{}, "2.0.0000 not enhanced"},
+		{"299 2.999.999 x\r\n", true, 299, EnhancedCode{2, 999, 999}, "x"},
+		// Everything else is ReadReply's, with the same result.
+		{"250-multi\r\n250 line\r\n", false, 250, EnhancedCode{}, ""},
+		{"550 5.1.1 refused\r\n", false, 550, EnhancedCode{5, 1, 1}, ""},
+		{"421 bye\r\n", false, 421, EnhancedCode{}, ""},
+		{"25", false, 0, EnhancedCode{}, ""},
+		{"2x0 bad\r\n", false, 0, EnhancedCode{}, ""},
+		{"250xok\r\n", false, 0, EnhancedCode{}, ""},
+		{"250 no line end", false, 0, EnhancedCode{}, ""},
+		{"199 no\r\n", false, 0, EnhancedCode{}, ""},
+	} {
+		t.Run(tt.in, func(t *testing.T) {
+			want, wantErr := newReader(tt.in).ReadReply()
+			r, text, err := newReader(tt.in).ReadStatus()
+			if wantErr != nil {
+				require.Equal(t, wantErr, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.fast, r.Lines == nil, "fast path")
+			assert.Equal(t, want.Code, r.Code)
+			assert.Equal(t, want.Enhanced, r.Enhanced)
+			if tt.fast {
+				assert.Nil(t, r.Lines)
+				assert.Equal(t, tt.code, r.Code)
+				assert.Equal(t, tt.enh, r.Enhanced)
+				assert.Equal(t, tt.text, string(text))
+				assert.Equal(t, want.Lines, []string{string(text)})
+			} else {
+				assert.Nil(t, text)
+				assert.Equal(t, want, r)
+			}
+		})
+	}
+}
+
+// A line over MaxLineLength is never taken by the fast path: ReadReply
+// refuses it.
+func TestReadStatusLineCap(t *testing.T) {
+	rr := newReader("250 " + strings.Repeat("x", 600) + "\r\n")
+	rr.MaxLineLength = 512
+	_, _, err := rr.ReadStatus()
+	var pe *ProtocolError
+	require.ErrorAs(t, err, &pe)
+
+	rr = newReader("250 " + strings.Repeat("x", 506) + "\r\n") // 512 with CRLF
+	rr.MaxLineLength = 512
+	r, _, err := rr.ReadStatus()
+	require.NoError(t, err)
+	assert.Nil(t, r.Lines, "a line of exactly the limit takes the fast path")
+}
+
+// Replies in a row: the fast path consumes exactly its line, and a reply
+// it leaves is read whole by ReadReply.
+func TestReadStatusSequence(t *testing.T) {
+	rr := newReader("250 2.1.0 ok\r\n250-a\r\n250 b\r\n354 go\r\n550 5.1.1 no\r\n")
+	r, text, err := rr.ReadStatus()
+	require.NoError(t, err)
+	assert.Equal(t, "ok", string(text))
+	r, text, err = rr.ReadStatus()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b"}, r.Lines)
+	assert.Nil(t, text)
+	r, text, err = rr.ReadStatus()
+	require.NoError(t, err)
+	assert.Equal(t, 354, r.Code)
+	assert.Equal(t, "go", string(text))
+	r, _, err = rr.ReadStatus()
+	require.NoError(t, err)
+	assert.Equal(t, Reply{550, EnhancedCode{5, 1, 1}, []string{"no"}}, r)
+	_, _, err = rr.ReadStatus()
+	assert.Equal(t, io.EOF, err)
+}
+
+func TestReadStatusAllocs(t *testing.T) {
+	in := strings.NewReader("")
+	br := bufio.NewReader(in)
+	rr := NewReplyReader(br)
+	allocs := testing.AllocsPerRun(100, func() {
+		in.Reset("250 2.1.0 Sender OK\r\n")
+		br.Reset(in)
+		if _, _, err := rr.ReadStatus(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Zero(t, allocs)
+}
+
+func BenchmarkReadStatus(b *testing.B) {
+	in := strings.NewReader("")
+	br := bufio.NewReader(in)
+	rr := NewReplyReader(br)
+	const wire = "250 2.1.0 Sender OK\r\n"
+	b.ReportAllocs()
+	for b.Loop() {
+		in.Reset(wire)
+		br.Reset(in)
+		if _, _, err := rr.ReadStatus(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkReadReply(b *testing.B) {
 	in := strings.NewReader("")
 	br := bufio.NewReader(in)
@@ -213,11 +333,21 @@ func FuzzReplyReader(f *testing.F) {
 		rr := NewReplyReader(bufio.NewReaderSize(strings.NewReader(string(in)), 16))
 		rr.MaxLineLength = 100
 		rr.MaxLines = 5
+		// ReadStatus, over a buffer that holds whole lines, reads the
+		// same replies or fails the same way.
+		fast := NewReplyReader(bufio.NewReader(strings.NewReader(string(in))))
+		fast.MaxLineLength, fast.MaxLines = rr.MaxLineLength, rr.MaxLines
 		for range 10 {
 			r, err := rr.ReadReply()
+			fr, text, ferr := fast.ReadStatus()
+			if fr.Lines == nil && ferr == nil {
+				fr.Lines = []string{string(text)}
+			}
+			require.Equal(t, err == nil, ferr == nil, "ReadReply: %v, ReadStatus: %v", err, ferr)
 			if err != nil {
 				return
 			}
+			require.Equal(t, r, fr)
 			require.GreaterOrEqual(t, r.Code, 200)
 			require.LessOrEqual(t, r.Code, 599)
 			require.NotEmpty(t, r.Lines)

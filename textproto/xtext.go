@@ -66,15 +66,19 @@ func EncodeXtext(s string) string {
 	if n == 0 {
 		return s
 	}
-	b := make([]byte, 0, len(s)+n)
+	return string(appendXtext(make([]byte, 0, len(s)+n), s))
+}
+
+// appendXtext appends s encoded as xtext to dst, as EncodeXtext does.
+func appendXtext(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; isXchar(c) {
-			b = append(b, c)
+			dst = append(dst, c)
 		} else {
-			b = append(b, '+', upperHex[c>>4], upperHex[c&15])
+			dst = append(dst, '+', upperHex[c>>4], upperHex[c&15])
 		}
 	}
-	return string(b)
+	return dst
 }
 
 func isXchar(c byte) bool { return c >= 33 && c <= 126 && c != '+' && c != '=' }
@@ -201,11 +205,16 @@ func EncodeUTF8AddrXtext(s string) string { return encodeUTF8Addr(s, false) }
 func EncodeUTF8AddrUnitext(s string) string { return encodeUTF8Addr(s, true) }
 
 func encodeUTF8Addr(s string, unitext bool) string {
-	b := make([]byte, 0, len(s)+8)
+	return string(appendUTF8AddrXtext(make([]byte, 0, len(s)+8), s, unitext))
+}
+
+// appendUTF8AddrXtext appends s encoded as utf-8-addr-xtext, or as
+// utf-8-addr-unitext when unitext is set, to dst.
+func appendUTF8AddrXtext(dst []byte, s string, unitext bool) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if isQchar(c) {
-			b = append(b, c)
+			dst = append(dst, c)
 			i++
 			continue
 		}
@@ -214,13 +223,13 @@ func encodeUTF8Addr(s string, unitext bool) string {
 			r, n = utf8.DecodeRuneInString(s[i:])
 		}
 		if unitext && r >= 0xa0 && !(r == utf8.RuneError && n == 1) {
-			b = append(b, s[i:i+n]...)
+			dst = append(dst, s[i:i+n]...)
 		} else {
-			b = appendHexpoint(b, r)
+			dst = appendHexpoint(dst, r)
 		}
 		i += n
 	}
-	return string(b)
+	return dst
 }
 
 func appendHexpoint(b []byte, r rune) []byte {
