@@ -112,6 +112,7 @@ func (d *Reader) buffered(wait bool) []byte {
 func (d *Reader) decode(p []byte, discard bool) int {
 	n := 0
 	for discard || n < len(p) {
+		// The LF of a CRLF whose CR filled the previous p.
 		if d.state == lineFeed {
 			if !discard {
 				p[n] = '\n'
@@ -120,12 +121,17 @@ func (d *Reader) decode(p []byte, discard bool) int {
 			d.state, d.lineLen = lineHead, 0
 			continue
 		}
+
+		// Wait for input only while there is nothing to return.
 		buf := d.buffered(discard || n == 0)
 		if buf == nil {
 			return n
 		}
+
 		switch d.state {
 		case lineHead:
+			// A line's first octet: a dot may be stuffing or the
+			// terminator's.
 			if buf[0] == '.' {
 				d.r.Discard(1)
 				d.state = afterDot
@@ -133,6 +139,7 @@ func (d *Reader) decode(p []byte, discard bool) int {
 				d.state = inText
 			}
 		case afterDot:
+			// After a leading dot: only a CR may go on to the terminator.
 			if buf[0] == '\r' {
 				d.r.Discard(1)
 				d.state = dotCR
@@ -140,6 +147,7 @@ func (d *Reader) decode(p []byte, discard bool) int {
 				d.state = inText // the dot was a stuffing dot: drop it
 			}
 		case dotCR, afterCR:
+			// After a CR: an LF ends the body (after ".") or the line.
 			if buf[0] == '\n' {
 				d.r.Discard(1)
 				if d.state == dotCR {
@@ -159,6 +167,7 @@ func (d *Reader) decode(p []byte, discard bool) int {
 				}
 				continue
 			}
+
 			// The consumed CR is bare. buf[0] stays for the next step.
 			if !d.AllowBareLineEndings {
 				d.fail(ErrBareLineEnding)
@@ -175,6 +184,7 @@ func (d *Reader) decode(p []byte, discard bool) int {
 			d.lineLen++
 			d.state = inText
 		case inText:
+			// Inside a line: scan as much as p and buf allow at once.
 			if !discard && len(buf) > len(p)-n {
 				buf = buf[:len(p)-n]
 			}
@@ -281,6 +291,8 @@ func (d *Reader) wholeLines(buf []byte) (end int, ok bool) {
 func (d *Reader) scanExact(buf []byte, pos int) int {
 	maxLen, strict := d.MaxLineLength, !d.AllowBareLineEndings
 	for {
+		// The segment up to the next CR must hold no bare LF and fit
+		// the line.
 		rest := buf[pos:]
 		cr := bytes.IndexByte(rest, '\r')
 		seg := rest
@@ -295,6 +307,9 @@ func (d *Reader) scanExact(buf []byte, pos int) int {
 			d.fail(ErrLineTooLong)
 			return pos
 		}
+
+		// No CR, or one at the end of buf: the line goes on in the
+		// next buffer.
 		if cr < 0 {
 			d.lineLen += len(rest)
 			return len(buf)
@@ -305,7 +320,9 @@ func (d *Reader) scanExact(buf []byte, pos int) int {
 			d.state = afterCR
 			return at
 		}
-		if buf[at+1] != '\n' { // bare CR
+
+		// A bare CR is an error, or an ordinary octet of the line.
+		if buf[at+1] != '\n' {
 			if strict {
 				d.fail(ErrBareLineEnding)
 				return pos
@@ -318,6 +335,9 @@ func (d *Reader) scanExact(buf []byte, pos int) int {
 			pos = at + 1
 			continue
 		}
+
+		// A CRLF ends the line; stop where the next one may need a
+		// closer look.
 		pos = at + 2
 		d.lineLen = 0
 		if pos == len(buf) || buf[pos] == '.' {

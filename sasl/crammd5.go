@@ -82,37 +82,54 @@ func (s *cramMD5Server) Next(response []byte) ([]byte, bool, error) {
 			return s.fail(malformed(CramMD5, "initial response not allowed"))
 		}
 		s.asked = true
-		if s.challenge == nil {
-			var random [8]byte
-			rand.Read(random[:]) // never fails (crypto/rand, Go 1.24+)
-			s.challenge = []byte("<" + strconv.FormatUint(binary.BigEndian.Uint64(random[:]), 10) +
-				"." + strconv.FormatInt(time.Now().Unix(), 10) + "@" + s.hostname + ">")
-		}
-		return s.challenge, false, nil
+		return s.challengeOnce(), false, nil
 	}
-	// response = user SP digest, digest = 32 lowercase hex digits; the
-	// user name may itself contain spaces, so split at the last one.
-	sp := bytes.LastIndexByte(response, ' ')
-	if sp <= 0 || len(response)-sp-1 != 32 {
-		return s.fail(malformed(CramMD5, "response is not user SP digest"))
+
+	user, digest, err := splitCramMD5Response(response)
+	if err != nil {
+		return s.fail(err)
 	}
-	user, digest := response[:sp], response[sp+1:]
-	for _, b := range digest {
-		if !('0' <= b && b <= '9' || 'a' <= b && b <= 'f') {
-			return s.fail(malformed(CramMD5, "digest is not 32 lowercase hex digits"))
-		}
-	}
-	if !utf8.Valid(user) || bytes.IndexByte(user, 0) >= 0 {
-		return s.fail(malformed(CramMD5, "user name is not UTF-8 text"))
-	}
+
 	username := string(user)
 	secret, err := s.lookupSecret(username)
 	if err != nil {
 		return s.fail(err)
 	}
 	want := cramMD5Response(username, secret, s.challenge)
-	if !hmac.Equal(want[sp+1:], digest) {
+	if !hmac.Equal(want[len(user)+1:], digest) {
 		return s.fail(invalid(CramMD5, "digest does not match"))
 	}
 	return s.succeed(Identity{Authentication: username})
+}
+
+// challengeOnce returns the challenge, "<random.timestamp@hostname>",
+// making it up on first use unless a test has set it.
+func (s *cramMD5Server) challengeOnce() []byte {
+	if s.challenge == nil {
+		var random [8]byte
+		rand.Read(random[:]) // never fails (crypto/rand, Go 1.24+)
+		s.challenge = []byte("<" + strconv.FormatUint(binary.BigEndian.Uint64(random[:]), 10) +
+			"." + strconv.FormatInt(time.Now().Unix(), 10) + "@" + s.hostname + ">")
+	}
+	return s.challenge
+}
+
+// splitCramMD5Response splits response = user SP digest, digest = 32
+// lowercase hex digits (RFC 2195 section 2). The user name may itself
+// contain spaces, so it splits at the last one.
+func splitCramMD5Response(response []byte) (user, digest []byte, err error) {
+	sp := bytes.LastIndexByte(response, ' ')
+	if sp <= 0 || len(response)-sp-1 != 32 {
+		return nil, nil, malformed(CramMD5, "response is not user SP digest")
+	}
+	user, digest = response[:sp], response[sp+1:]
+	for _, b := range digest {
+		if !('0' <= b && b <= '9' || 'a' <= b && b <= 'f') {
+			return nil, nil, malformed(CramMD5, "digest is not 32 lowercase hex digits")
+		}
+	}
+	if !utf8.Valid(user) || bytes.IndexByte(user, 0) >= 0 {
+		return nil, nil, malformed(CramMD5, "user name is not UTF-8 text")
+	}
+	return user, digest, nil
 }

@@ -201,68 +201,19 @@ func (s *oauthBearerServer) Next(response []byte) ([]byte, bool, error) {
 // (RFC 7628 section 3.1).
 func parseOAuthBearer(msg []byte) (OAuthBearerOptions, error) {
 	var opts OAuthBearerOptions
-	s := string(msg)
-	switch {
-	case strings.HasPrefix(s, "n,"), strings.HasPrefix(s, "y,"):
-		s = s[2:]
-	case strings.HasPrefix(s, "p="):
-		return opts, malformed(OAuthBearer, "channel binding is not supported")
-	default:
-		return opts, malformed(OAuthBearer, "bad gs2 header")
+	s, err := parseOAuthGS2Header(string(msg), &opts)
+	if err != nil {
+		return opts, err
 	}
-	if strings.HasPrefix(s, "a=") {
-		end := strings.IndexByte(s, ',')
-		if end < 0 {
-			return opts, malformed(OAuthBearer, "bad gs2 header")
-		}
-		name, ok := decodeSaslname(s[2:end])
-		if !ok {
-			return opts, malformed(OAuthBearer, "bad authorization identity")
-		}
-		opts.Username, s = name, s[end:]
+
+	auth, hasAuth, err := parseOAuthPairs(s, &opts)
+	if err != nil {
+		return opts, err
 	}
-	if !strings.HasPrefix(s, ",\x01") {
-		return opts, malformed(OAuthBearer, "bad gs2 header")
-	}
-	s = s[2:]
-	seen := map[string]bool{}
-	var auth string
-	for {
-		if s == "\x01" {
-			break
-		}
-		end := strings.IndexByte(s, oauthKVSep)
-		eq := strings.IndexByte(s, '=')
-		if end < 0 || eq <= 0 || eq > end {
-			return opts, malformed(OAuthBearer, "bad key/value pair")
-		}
-		key, value := s[:eq], s[eq+1:end]
-		for i := 0; i < len(key); i++ {
-			if !isAlpha(key[i]) {
-				return opts, malformed(OAuthBearer, "bad key")
-			}
-		}
-		if seen[key] || !validOAuthValue(value) {
-			return opts, malformed(OAuthBearer, "repeated key or bad value")
-		}
-		seen[key] = true
-		switch key {
-		case "auth":
-			auth = value
-		case "host":
-			opts.Host = value
-		case "port":
-			p, err := strconv.Atoi(value)
-			if err != nil || value[0] < '1' || value[0] > '9' || p > 65535 {
-				return opts, malformed(OAuthBearer, "bad port")
-			}
-			opts.Port = p
-		}
-		s = s[end+1:]
-	}
-	if !seen["auth"] {
+	if !hasAuth {
 		return opts, malformed(OAuthBearer, "auth missing")
 	}
+
 	if auth != "" { // "auth=" with no value asks for discovery (RFC 7628 section 4.3)
 		token, ok := bearerToken(auth)
 		if !ok {
@@ -271,6 +222,86 @@ func parseOAuthBearer(msg []byte) (OAuthBearerOptions, error) {
 		opts.Token = token
 	}
 	return opts, nil
+}
+
+// parseOAuthGS2Header parses the gs2-header and the kvsep after it (RFC
+// 7628 section 3.1, channel binding not supported), sets opts.Username to
+// the authzid and returns what follows.
+func parseOAuthGS2Header(s string, opts *OAuthBearerOptions) (string, error) {
+	switch {
+	case strings.HasPrefix(s, "n,"), strings.HasPrefix(s, "y,"):
+		s = s[2:]
+	case strings.HasPrefix(s, "p="):
+		return "", malformed(OAuthBearer, "channel binding is not supported")
+	default:
+		return "", malformed(OAuthBearer, "bad gs2 header")
+	}
+
+	if strings.HasPrefix(s, "a=") {
+		end := strings.IndexByte(s, ',')
+		if end < 0 {
+			return "", malformed(OAuthBearer, "bad gs2 header")
+		}
+		name, ok := decodeSaslname(s[2:end])
+		if !ok {
+			return "", malformed(OAuthBearer, "bad authorization identity")
+		}
+		opts.Username, s = name, s[end:]
+	}
+
+	if !strings.HasPrefix(s, ",\x01") {
+		return "", malformed(OAuthBearer, "bad gs2 header")
+	}
+	return s[2:], nil
+}
+
+// parseOAuthPairs parses *kvpair kvsep (RFC 7628 section 3.1), setting
+// opts.Host and opts.Port and ignoring unknown keys. It returns the value
+// of "auth" and whether it was there.
+func parseOAuthPairs(s string, opts *OAuthBearerOptions) (auth string, hasAuth bool, err error) {
+	seen := map[string]bool{}
+	for s != "\x01" {
+		key, value, rest, err := cutOAuthPair(s)
+		if err != nil {
+			return "", false, err
+		}
+		if seen[key] || !validOAuthValue(value) {
+			return "", false, malformed(OAuthBearer, "repeated key or bad value")
+		}
+		seen[key] = true
+
+		switch key {
+		case "auth":
+			auth = value
+		case "host":
+			opts.Host = value
+		case "port":
+			p, err := strconv.Atoi(value)
+			if err != nil || value[0] < '1' || value[0] > '9' || p > 65535 {
+				return "", false, malformed(OAuthBearer, "bad port")
+			}
+			opts.Port = p
+		}
+		s = rest
+	}
+	return auth, seen["auth"], nil
+}
+
+// cutOAuthPair cuts kvpair = key "=" value kvsep, key = 1*(ALPHA), off the
+// start of s (RFC 7628 section 3.1) and returns the rest.
+func cutOAuthPair(s string) (key, value, rest string, err error) {
+	end := strings.IndexByte(s, oauthKVSep)
+	eq := strings.IndexByte(s, '=')
+	if end < 0 || eq <= 0 || eq > end {
+		return "", "", "", malformed(OAuthBearer, "bad key/value pair")
+	}
+	key, value = s[:eq], s[eq+1:end]
+	for i := 0; i < len(key); i++ {
+		if !isAlpha(key[i]) {
+			return "", "", "", malformed(OAuthBearer, "bad key")
+		}
+	}
+	return key, value, s[end+1:], nil
 }
 
 // bearerToken cuts the token out of credentials = "Bearer" 1*SP b64token

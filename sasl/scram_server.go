@@ -106,63 +106,104 @@ func (s *scramServer) Next(response []byte) ([]byte, bool, error) {
 // client-first-message-bare (RFC 5802 section 7), looks the user up and
 // answers with the salt, the iteration count and the combined nonce.
 func (s *scramServer) serverFirstMessage(msg string) ([]byte, error) {
-	// gs2-header = gs2-cbind-flag "," [ authzid ] ","
-	var rest string
-	switch {
-	case strings.HasPrefix(msg, "n,"), strings.HasPrefix(msg, "y,"):
-		rest = msg[2:]
-	case strings.HasPrefix(msg, "p="):
-		return nil, malformed(s.mech, "channel binding is not supported")
-	default:
-		return nil, malformed(s.mech, "bad gs2 header")
+	bare, err := s.readGS2Header(msg)
+	if err != nil {
+		return nil, err
 	}
-	if strings.HasPrefix(rest, "a=") {
-		end := strings.IndexByte(rest, ',')
-		if end < 0 {
-			return nil, malformed(s.mech, "bad gs2 header")
-		}
-		authzid, ok := decodeSaslname(rest[2:end])
-		if !ok {
-			return nil, malformed(s.mech, "bad authorization identity")
-		}
-		s.id.Authorization = authzid
-		rest = rest[end:]
-	}
-	if !strings.HasPrefix(rest, ",") {
-		return nil, malformed(s.mech, "bad gs2 header")
-	}
-	bare := rest[1:]
-	s.gs2Header = msg[:len(msg)-len(bare)]
-	s.clientFirstBare = bare
 
-	// client-first-message-bare = [reserved-mext ","] username "," nonce ["," extensions]
-	if strings.HasPrefix(bare, "m=") {
-		return nil, malformed(s.mech, "mandatory extension not supported")
+	username, cnonce, err := s.readClientFirstBare(bare)
+	if err != nil {
+		return nil, err
 	}
-	name, rest, ok := nextAttr(bare, 'n')
-	if !ok {
-		return nil, malformed(s.mech, "user name missing")
-	}
-	username, ok := decodeSaslname(name)
-	if !ok {
-		return nil, malformed(s.mech, "bad user name")
-	}
-	cnonce, rest, ok := nextAttr(rest, 'r')
-	if !ok || !validScramNonce(cnonce) {
-		return nil, malformed(s.mech, "client nonce missing or not printable")
-	}
-	if rest != "" && !validExtensions(rest) || rest == "" && strings.HasSuffix(bare, ",") {
-		return nil, malformed(s.mech, "bad extension in client-first-message")
-	}
-	username, err := PrepareUsername(username)
+	username, err = PrepareUsername(username)
 	if err != nil {
 		return nil, err
 	}
 	s.id.Authentication = username
 
+	if err := s.lookupCredentials(username); err != nil {
+		return nil, err
+	}
+
+	if s.nonce == "" {
+		s.nonce = newScramNonce()
+	}
+	s.combinedNonce = cnonce + s.nonce
+	s.serverFirst = "r=" + s.combinedNonce + ",s=" + base64.StdEncoding.EncodeToString(s.creds.Salt) +
+		",i=" + itoa(s.creds.Iterations)
+	return []byte(s.serverFirst), nil
+}
+
+// readGS2Header parses gs2-header = gs2-cbind-flag "," [ authzid ] ","
+// (RFC 5802 section 7), channel binding not supported, keeps the header for
+// the client's final message and the authzid, and returns
+// client-first-message-bare.
+func (s *scramServer) readGS2Header(msg string) (string, error) {
+	var rest string
+	switch {
+	case strings.HasPrefix(msg, "n,"), strings.HasPrefix(msg, "y,"):
+		rest = msg[2:]
+	case strings.HasPrefix(msg, "p="):
+		return "", malformed(s.mech, "channel binding is not supported")
+	default:
+		return "", malformed(s.mech, "bad gs2 header")
+	}
+
+	if strings.HasPrefix(rest, "a=") {
+		end := strings.IndexByte(rest, ',')
+		if end < 0 {
+			return "", malformed(s.mech, "bad gs2 header")
+		}
+		authzid, ok := decodeSaslname(rest[2:end])
+		if !ok {
+			return "", malformed(s.mech, "bad authorization identity")
+		}
+		s.id.Authorization = authzid
+		rest = rest[end:]
+	}
+
+	if !strings.HasPrefix(rest, ",") {
+		return "", malformed(s.mech, "bad gs2 header")
+	}
+	bare := rest[1:]
+	s.gs2Header = msg[:len(msg)-len(bare)]
+	s.clientFirstBare = bare
+	return bare, nil
+}
+
+// readClientFirstBare parses client-first-message-bare = [reserved-mext ","]
+// username "," nonce ["," extensions] (RFC 5802 section 7), mandatory
+// extensions not supported, and returns the decoded user name, not yet
+// prepared, and the client's nonce.
+func (s *scramServer) readClientFirstBare(bare string) (username, cnonce string, err error) {
+	if strings.HasPrefix(bare, "m=") {
+		return "", "", malformed(s.mech, "mandatory extension not supported")
+	}
+	name, rest, ok := nextAttr(bare, 'n')
+	if !ok {
+		return "", "", malformed(s.mech, "user name missing")
+	}
+	username, ok = decodeSaslname(name)
+	if !ok {
+		return "", "", malformed(s.mech, "bad user name")
+	}
+	cnonce, rest, ok = nextAttr(rest, 'r')
+	if !ok || !validScramNonce(cnonce) {
+		return "", "", malformed(s.mech, "client nonce missing or not printable")
+	}
+	if rest != "" && !validExtensions(rest) || rest == "" && strings.HasSuffix(bare, ",") {
+		return "", "", malformed(s.mech, "bad extension in client-first-message")
+	}
+	return username, cnonce, nil
+}
+
+// lookupCredentials sets s.creds to the stored credentials of username, or
+// to made-up ones for an unknown user, and checks that they suit the
+// mechanism's hash.
+func (s *scramServer) lookupCredentials(username string) error {
 	creds, err := s.lookup(username)
 	if err != nil && !isCredentialsError(err) {
-		return nil, err
+		return err
 	}
 	if err != nil {
 		// An unknown user: go on with made-up credentials, so that the
@@ -171,18 +212,13 @@ func (s *scramServer) serverFirstMessage(msg string) ([]byte, error) {
 		s.unknownUser = err
 		creds = s.madeUpCredentials(username)
 	}
+
 	size := s.h().Size()
 	if creds.Iterations < 1 || len(creds.Salt) == 0 || len(creds.StoredKey) != size || len(creds.ServerKey) != size {
-		return nil, &mechError{mech: s.mech, reason: "stored credentials are not usable for this mechanism"}
+		return &mechError{mech: s.mech, reason: "stored credentials are not usable for this mechanism"}
 	}
 	s.creds = creds
-	if s.nonce == "" {
-		s.nonce = newScramNonce()
-	}
-	s.combinedNonce = cnonce + s.nonce
-	s.serverFirst = "r=" + s.combinedNonce + ",s=" + base64.StdEncoding.EncodeToString(creds.Salt) +
-		",i=" + itoa(creds.Iterations)
-	return []byte(s.serverFirst), nil
+	return nil
 }
 
 // serverFinalMessage parses client-final-message = channel-binding ","

@@ -41,6 +41,29 @@ func (c *Client) Auth(ctx context.Context, a sasl.Client) error {
 		return fmt.Errorf("smtp: AUTH: %w", err)
 	}
 	mech = ascii.ToUpper(mech)
+	if err := c.checkMechanism(mech); err != nil {
+		return err
+	}
+
+	pendingIR := c.buildAuthLine(mech, ir)
+
+	if err := c.begin(ctx, c.opts.CommandTimeout, DefaultCommandTimeout); err != nil {
+		return err
+	}
+	defer c.end()
+	if err := c.checkNothingPending(); err != nil {
+		return err
+	}
+	if err := c.writeSecret(ctx, c.line); err != nil {
+		return err
+	}
+	return c.answerChallenges(ctx, a, mech, pendingIR)
+}
+
+// checkMechanism checks that mech is a mechanism name the server
+// advertised and, unless it is safe in clear, that the connection may
+// carry it.
+func (c *Client) checkMechanism(mech string) error {
 	if !clientMechName(mech) {
 		return fmt.Errorf("smtp: bad SASL mechanism name %q", mech)
 	}
@@ -57,10 +80,15 @@ func (c *Client) Auth(ctx context.Context, a sasl.Client) error {
 	if !clientSafeInClear(mech) && !c.isTLS && !c.opts.AllowInsecureAuth && !c.loopback() {
 		return ErrInsecureAuth
 	}
+	return nil
+}
 
+// buildAuthLine builds the AUTH command into c.line, with the initial
+// response ir when there is one and it fits the line; it returns ir when
+// it does not, to be sent as the answer to the first challenge.
+func (c *Client) buildAuthLine(mech string, ir []byte) (pendingIR []byte) {
 	line := append(c.line[:0], "AUTH "...)
 	line = append(line, mech...)
-	var pendingIR []byte // an initial response too long for the AUTH line
 	if ir != nil {
 		n := len(line)
 		line = append(line, ' ')
@@ -70,17 +98,14 @@ func (c *Client) Auth(ctx context.Context, a sasl.Client) error {
 		}
 	}
 	c.line = append(line, '\r', '\n')
+	return pendingIR
+}
 
-	if err := c.begin(ctx, c.opts.CommandTimeout, DefaultCommandTimeout); err != nil {
-		return err
-	}
-	defer c.end()
-	if err := c.checkNothingPending(); err != nil {
-		return err
-	}
-	if err := c.writeSecret(ctx, c.line); err != nil {
-		return err
-	}
+// answerChallenges reads the server's replies after the AUTH line until
+// one ends the exchange, answering each 334 challenge: with pendingIR
+// first when the initial response did not fit the AUTH line, else with
+// what the mechanism a makes of the challenge.
+func (c *Client) answerChallenges(ctx context.Context, a sasl.Client, mech string, pendingIR []byte) error {
 	for range clientMaxAuthRounds {
 		c.setDeadline(ctx, c.opts.CommandTimeout, DefaultCommandTimeout)
 		r, err := c.readReply(ctx)
@@ -94,6 +119,7 @@ func (c *Client) Auth(ctx context.Context, a sasl.Client) error {
 		default:
 			return clientReplyError(r)
 		}
+
 		var resp []byte
 		if pendingIR != nil {
 			resp, pendingIR = pendingIR, nil
@@ -106,6 +132,7 @@ func (c *Client) Auth(ctx context.Context, a sasl.Client) error {
 				return c.cancelAuth(ctx, fmt.Errorf("smtp: AUTH %s: %w", mech, err))
 			}
 		}
+
 		// A zero-length response to a challenge is an empty line (RFC
 		// 4954 section 4); "=" is only for the initial response.
 		c.line = append(base64.StdEncoding.AppendEncode(c.line[:0], resp), '\r', '\n')

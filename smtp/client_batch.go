@@ -108,6 +108,8 @@ func (b *clientBatch) prepareFrom(i int, rset bool) (int, clientSendState) {
 	return i, clientSendState{}
 }
 
+// run sends the batch with DATA: the end of each body goes in the same
+// write as the next message's envelope and DATA (RFC 2920 section 3.1).
 func (b *clientBatch) run() error {
 	c := b.c
 	i, s := b.prepareFrom(0, c.needReset || c.mailOpened)
@@ -122,41 +124,22 @@ func (b *clientBatch) run() error {
 	if err := c.flush(b.ctx); err != nil {
 		return err
 	}
+
 	for {
 		b.cur = i
-		if err := s.envelopeReplies(); err != nil {
-			return err
-		}
-		c.setDeadline(b.ctx, c.opts.DataInitTimeout, DefaultDataInitTimeout)
-		r, _, err := c.readStatus(b.ctx)
+		bodySent, msgErr, err := b.answerDATA(&s)
 		if err != nil {
 			return err
 		}
-		c.crlf = clientCRLF{}
-		var msgErr error
-		switch {
-		case r.Code == 354 && s.accepted > 0:
-			if err := s.writeBody(); err != nil {
-				return err
-			}
-		case r.Code == 354:
-			c.bw.WriteString(".\r\n") // nobody to send to: end at once
-		case s.accepted == 0:
-			msgErr = s.refused()
-		default:
-			msgErr = s.failAccepted("DATA", clientReplyError(r))
-		}
+
 		// The next envelope goes in the same write. After a refused
 		// DATA the transaction may still be open: RSET first.
-		bodySent := r.Code == 354
-		j, next := b.prepareFrom(i+1, !bodySent)
-		if j < len(b.msgs) {
-			c.bw.Write(c.line)
-			c.bw.WriteString("DATA\r\n")
-		}
-		if err := c.flush(b.ctx); err != nil {
+		j, next, err := b.writeNext(i+1, !bodySent)
+		if err != nil {
 			return err
 		}
+
+		// Then the verdict on the body, sent before the next envelope.
 		if bodySent {
 			msgErr = s.verdict()
 			if c.err != nil {
@@ -172,6 +155,50 @@ func (b *clientBatch) run() error {
 	}
 }
 
+// answerDATA reads the replies to the envelope of s and to its DATA and,
+// after a 354, writes the body (an empty one when no recipient was
+// accepted) without flushing it. bodySent reports the 354; without it,
+// msgErr is why the message failed.
+func (b *clientBatch) answerDATA(s *clientSendState) (bodySent bool, msgErr, err error) {
+	c := b.c
+	if err := s.envelopeReplies(); err != nil {
+		return false, nil, err
+	}
+	c.setDeadline(b.ctx, c.opts.DataInitTimeout, DefaultDataInitTimeout)
+	r, _, err := c.readStatus(b.ctx)
+	if err != nil {
+		return false, nil, err
+	}
+
+	c.crlf = clientCRLF{}
+	switch {
+	case r.Code == 354 && s.accepted > 0:
+		if err := s.writeBody(); err != nil {
+			return false, nil, err
+		}
+	case r.Code == 354:
+		c.bw.WriteString(".\r\n") // nobody to send to: end at once
+	case s.accepted == 0:
+		return false, s.refused(), nil
+	default:
+		return false, s.failAccepted("DATA", clientReplyError(r)), nil
+	}
+	return true, nil, nil
+}
+
+// writeNext finds the next message from i on whose envelope is valid
+// (RSET first when rset), writes its envelope and DATA, and flushes them
+// with whatever the buffer holds already.
+func (b *clientBatch) writeNext(i int, rset bool) (int, clientSendState, error) {
+	c := b.c
+	j, s := b.prepareFrom(i, rset)
+	if j < len(b.msgs) {
+		c.bw.Write(c.line)
+		c.bw.WriteString("DATA\r\n")
+	}
+	return j, s, c.flush(b.ctx)
+}
+
 // clientWindow is how many messages SendMany's BDAT mode keeps in flight.
 // Their replies, a few dozen octets each, stay far below any socket
 // buffer, so the server never blocks writing them while we write.
@@ -183,89 +210,129 @@ func (b *clientBatch) runBDAT() error {
 	if err := c.checkNothingPending(); err != nil {
 		return err
 	}
-	inflight := make([]clientSendState, 0, min(clientWindow, len(b.msgs)))
-	idx := make([]int, 0, cap(inflight))
-	// drain reads the replies of every message in flight, oldest first.
-	drain := func() error {
-		if len(inflight) == 0 {
-			return nil
-		}
-		if err := c.flush(b.ctx); err != nil {
-			return err
-		}
-		for k := range inflight {
-			b.cur = idx[k]
-			s := &inflight[k]
-			if err := s.envelopeReplies(); err != nil {
-				return err
-			}
-			err := s.verdict()
-			if c.err != nil {
-				return c.err
-			}
-			b.results[idx[k]].Err = err
-		}
-		inflight, idx = inflight[:0], idx[:0]
-		return nil
+	w := clientWindowState{
+		sends: make([]clientSendState, 0, min(clientWindow, len(b.msgs))),
+		idx:   make([]int, 0, min(clientWindow, len(b.msgs))),
 	}
+
 	first, last := true, -1
 	for i := range b.msgs {
-		m := &b.msgs[i]
 		rset := !first || c.needReset || c.mailOpened
-		s, err := c.prepare(b.ctx, &m.Envelope, m.Body, &b.results[i], rset)
-		if err != nil {
-			b.results[i].Err = err
-			continue
+		var sent bool
+		var err error
+		if w, sent, err = b.writeBDAT(w, i, rset); err != nil {
+			return err
 		}
-		c.crlf = clientCRLF{}
-		chunk, eof, err := s.fillChunk()
-		if err != nil {
-			if c.err != nil {
-				return c.err
-			}
-			b.results[i].Err = err // nothing of it was written
-			continue
-		}
-		first, last = false, i
-		c.setDeadline(b.ctx, c.opts.DataBlockTimeout, DefaultDataBlockTimeout)
-		if !eof {
-			// A body of several chunks goes alone, as Send sends it.
-			if err := drain(); err != nil {
-				return err
-			}
-			b.cur = i
-			c.bw.Write(c.line)
-			c.hdr = clientAppendBdat(c.hdr[:0], len(chunk), false)
-			c.bw.Write(c.hdr)
-			c.bw.Write(chunk)
-			if err := c.flush(b.ctx); err != nil {
-				return err
-			}
-			if err := s.envelopeReplies(); err != nil {
-				return err
-			}
-			err := s.bdatRest(true, false)
-			if c.err != nil {
-				return c.err
-			}
-			b.results[i].Err = err
-			continue
-		}
-		c.bw.Write(c.line)
-		c.hdr = clientAppendBdat(c.hdr[:0], len(chunk), true)
-		c.bw.Write(c.hdr)
-		c.bw.Write(chunk)
-		inflight, idx = append(inflight, s), append(idx, i)
-		if len(inflight) == cap(inflight) {
-			if err := drain(); err != nil {
-				return err
-			}
+		if sent {
+			first, last = false, i
 		}
 	}
-	if err := drain(); err != nil {
+
+	if _, err := b.drain(w); err != nil {
 		return err
 	}
 	// A refused last message may leave a transaction open.
 	c.needReset = last >= 0 && b.results[last].Err != nil
 	return nil
+}
+
+// clientWindowState is what runBDAT has in flight: the messages written
+// whose replies are not read yet, oldest first, and their indexes in msgs.
+// It goes by value rather than living in clientBatch, so that the compiler
+// may keep its slices on the stack.
+type clientWindowState struct {
+	sends []clientSendState
+	idx   []int
+}
+
+// writeBDAT prepares message i (RSET first when rset) and writes it with
+// the first chunk of its body: into the window w when that chunk is the
+// last, else on its own, as Send sends it. It returns the window and
+// whether the message went out; when it did not, its result says why.
+func (b *clientBatch) writeBDAT(w clientWindowState, i int, rset bool) (clientWindowState, bool, error) {
+	c := b.c
+	m := &b.msgs[i]
+	s, err := c.prepare(b.ctx, &m.Envelope, m.Body, &b.results[i], rset)
+	if err != nil {
+		b.results[i].Err = err
+		return w, false, nil
+	}
+	c.crlf = clientCRLF{}
+	chunk, eof, err := s.fillChunk()
+	if err != nil {
+		if c.err != nil {
+			return w, false, c.err
+		}
+		b.results[i].Err = err // nothing of it was written
+		return w, false, nil
+	}
+	c.setDeadline(b.ctx, c.opts.DataBlockTimeout, DefaultDataBlockTimeout)
+
+	if !eof {
+		w, err = b.sendAlone(w, i, &s, chunk)
+		return w, true, err
+	}
+	c.bw.Write(c.line)
+	c.hdr = clientAppendBdat(c.hdr[:0], len(chunk), true)
+	c.bw.Write(c.hdr)
+	c.bw.Write(chunk)
+	w.sends, w.idx = append(w.sends, s), append(w.idx, i)
+	if len(w.sends) == cap(w.sends) {
+		w, err = b.drain(w)
+	}
+	return w, true, err
+}
+
+// sendAlone sends message i, whose body takes several chunks, once the
+// window w is drained: its envelope with the first chunk, then the rest of
+// the body and the verdict.
+func (b *clientBatch) sendAlone(w clientWindowState, i int, s *clientSendState, chunk []byte) (clientWindowState, error) {
+	c := b.c
+	w, err := b.drain(w)
+	if err != nil {
+		return w, err
+	}
+	b.cur = i
+	c.bw.Write(c.line)
+	c.hdr = clientAppendBdat(c.hdr[:0], len(chunk), false)
+	c.bw.Write(c.hdr)
+	c.bw.Write(chunk)
+	if err := c.flush(b.ctx); err != nil {
+		return w, err
+	}
+
+	if err := s.envelopeReplies(); err != nil {
+		return w, err
+	}
+	err = s.bdatRest(true, false)
+	if c.err != nil {
+		return w, c.err
+	}
+	b.results[i].Err = err
+	return w, nil
+}
+
+// drain flushes and reads the replies of every message in the window w,
+// oldest first, and returns w emptied.
+func (b *clientBatch) drain(w clientWindowState) (clientWindowState, error) {
+	c := b.c
+	if len(w.sends) == 0 {
+		return w, nil
+	}
+	if err := c.flush(b.ctx); err != nil {
+		return w, err
+	}
+	for k := range w.sends {
+		b.cur = w.idx[k]
+		s := &w.sends[k]
+		if err := s.envelopeReplies(); err != nil {
+			return w, err
+		}
+		err := s.verdict()
+		if c.err != nil {
+			return w, c.err
+		}
+		b.results[w.idx[k]].Err = err
+	}
+	return clientWindowState{sends: w.sends[:0], idx: w.idx[:0]}, nil
 }

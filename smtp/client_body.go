@@ -90,20 +90,28 @@ func (s *clientSendState) verdict() error {
 	c := s.c
 	c.setDeadline(s.ctx, c.opts.DataTermTimeout, DefaultDataTermTimeout)
 	c.mailOpened = false
-	if !c.opts.LMTP || s.accepted == 0 {
-		r, text, err := c.readStatus(s.ctx)
-		if err != nil {
-			return err
-		}
-		if s.accepted == 0 {
-			return s.refused()
-		}
-		if r.Code != 250 {
-			return s.failAccepted("end of data", clientReplyError(r))
-		}
-		s.res.Reply = clientStatusText(r, text)
-		return nil
+	if c.opts.LMTP && s.accepted > 0 {
+		return s.lmtpVerdicts()
 	}
+
+	r, text, err := c.readStatus(s.ctx)
+	if err != nil {
+		return err
+	}
+	if s.accepted == 0 {
+		return s.refused()
+	}
+	if r.Code != 250 {
+		return s.failAccepted("end of data", clientReplyError(r))
+	}
+	s.res.Reply = clientStatusText(r, text)
+	return nil
+}
+
+// lmtpVerdicts reads an LMTP server's reply for each accepted recipient, in
+// order (RFC 2033 section 4.2), and fails only when every one failed.
+func (s *clientSendState) lmtpVerdicts() error {
+	c := s.c
 	delivered := 0
 	var errs []error
 	for i := range s.res.Recipients {

@@ -36,25 +36,37 @@ func (s *clientSendState) fillChunk() (chunk []byte, eof bool, err error) {
 	c := s.c
 	size := c.chunkSize()
 	buf := c.buffer()
-	out := buf[:size]
 	if s.binary {
-		n := 0
-		for n < len(out) {
-			if err := s.interrupted(); err != nil {
-				return nil, false, err
-			}
-			k, err := s.body.Read(out[n:])
-			n += k
-			if err == io.EOF {
-				return out[:n], true, nil
-			}
-			if err != nil {
-				return nil, false, err
-			}
-		}
-		return out, false, nil
+		return s.fillBinary(buf[:size])
 	}
-	in := buf[size : size+size/2]
+	return s.fillText(buf[:size], buf[size:size+size/2])
+}
+
+// fillBinary fills out with the body as it is, for BINARYMIME.
+func (s *clientSendState) fillBinary(out []byte) (chunk []byte, eof bool, err error) {
+	n := 0
+	for n < len(out) {
+		if err := s.interrupted(); err != nil {
+			return nil, false, err
+		}
+		k, err := s.body.Read(out[n:])
+		n += k
+		if err == io.EOF {
+			return out[:n], true, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+	}
+	return out, false, nil
+}
+
+// fillText fills out with the body, read into in, bare CR and LF turned
+// into CRLF. A read takes at most half the room left in out, since
+// conversion may double it; it stops when no read fits, or when little
+// room is left and out already holds something.
+func (s *clientSendState) fillText(out, in []byte) (chunk []byte, eof bool, err error) {
+	c := s.c
 	n := 0
 	for {
 		room := (len(out) - n - 4) / 2
@@ -83,22 +95,26 @@ func (s *clientSendState) fillChunk() (chunk []byte, eof bool, err error) {
 // last chunk goes only once every earlier chunk was accepted, so that a
 // refused message never ends with LAST.
 func (s *clientSendState) bdatRest(firstSent, firstLast bool) error {
+	if !firstSent {
+		return s.sendChunks(0)
+	}
+	if firstLast {
+		return s.verdict()
+	}
+	if err := s.bdatReplies(1); err != nil {
+		return err
+	}
+	if s.accepted == 0 {
+		return s.refused()
+	}
+	return s.sendChunks(1)
+}
+
+// sendChunks sends the rest of the body as BDAT chunks and reads the
+// verdict. It reads the reply to a chunk once window more chunks are
+// written after it, and those to every earlier chunk before the last.
+func (s *clientSendState) sendChunks(window int) error {
 	c := s.c
-	if firstSent {
-		if firstLast {
-			return s.verdict()
-		}
-		if err := s.bdatReplies(1); err != nil {
-			return err
-		}
-		if s.accepted == 0 {
-			return s.refused()
-		}
-	}
-	window := 0
-	if firstSent {
-		window = 1
-	}
 	pending := 0
 	for {
 		chunk, eof, err := s.fillChunk()
@@ -108,41 +124,57 @@ func (s *clientSendState) bdatRest(firstSent, firstLast bool) error {
 			// delivered.
 			return c.fail(fmt.Errorf("smtp: reading the body: %w", err))
 		}
+
+		// The last chunk waits for the replies to every earlier one.
 		if eof && pending > 0 {
 			if err := s.bdatReplies(pending); err != nil {
 				return err
 			}
 			pending = 0
 		}
-		c.setDeadline(s.ctx, c.opts.DataBlockTimeout, DefaultDataBlockTimeout)
-		if pending == 0 {
-			if err := c.checkNothingPending(); err != nil {
-				return err
-			}
-		}
-		c.hdr = clientAppendBdat(c.hdr[:0], len(chunk), eof)
-		c.bw.Write(c.hdr)
-		c.bw.Write(chunk)
-		if err := c.flush(s.ctx); err != nil {
+		if err := s.writeChunk(chunk, eof, pending == 0); err != nil {
 			return err
 		}
 		if eof {
 			return s.verdict()
 		}
+
+		// Read the reply to an earlier chunk when the window is full.
 		pending++
 		if pending > window {
 			if err := s.bdatReplies(1); err != nil {
-				// Keep in step: read what is still owed.
-				for ; pending > 1; pending-- {
-					if _, _, rerr := c.readStatus(s.ctx); rerr != nil {
-						return rerr
-					}
-				}
-				return err
+				return s.skipReplies(pending-1, err)
 			}
 			pending--
 		}
 	}
+}
+
+// writeChunk writes and flushes one BDAT chunk, LAST when last. With no
+// reply owed, nothing may have come from the server meanwhile.
+func (s *clientSendState) writeChunk(chunk []byte, last, nothingOwed bool) error {
+	c := s.c
+	c.setDeadline(s.ctx, c.opts.DataBlockTimeout, DefaultDataBlockTimeout)
+	if nothingOwed {
+		if err := c.checkNothingPending(); err != nil {
+			return err
+		}
+	}
+	c.hdr = clientAppendBdat(c.hdr[:0], len(chunk), last)
+	c.bw.Write(c.hdr)
+	c.bw.Write(chunk)
+	return c.flush(s.ctx)
+}
+
+// skipReplies reads the replies still owed to n chunks, to keep in step
+// after a refused one, and returns cause.
+func (s *clientSendState) skipReplies(n int, cause error) error {
+	for ; n > 0; n-- {
+		if _, _, err := s.c.readStatus(s.ctx); err != nil {
+			return err
+		}
+	}
+	return cause
 }
 
 // bdatReplies reads the replies to n chunks that are not the last.

@@ -125,23 +125,36 @@ func (c *Client) prepare(ctx context.Context, env *Envelope, body io.Reader, res
 	if err != nil {
 		return clientSendState{}, err
 	}
+
+	if err := c.buildEnvelope(env, utf8, rset); err != nil {
+		return clientSendState{}, err
+	}
+	res.setRecipients(env.To)
+
 	binary := mo != nil && mo.Body == BodyBinaryMIME
-	s := clientSendState{
+	return clientSendState{
 		c:      c,
 		ctx:    ctx,
+		res:    res,
 		body:   body,
 		rset:   rset,
 		binary: binary,
 		bdat:   binary || !c.opts.DisableChunking && c.ext.Has(extensions.Chunking),
-	}
+	}, nil
+}
+
+// buildEnvelope builds the command lines of env, RSET first when rset,
+// into c.line, and where each line ends into c.lineEnds.
+func (c *Client) buildEnvelope(env *Envelope, utf8, rset bool) error {
 	b, ends := c.line[:0], c.lineEnds[:0]
 	if rset {
 		b = append(b, "RSET\r\n"...)
 		ends = append(ends, len(b))
 	}
-	if b, err = c.appendMail(b, env.From, mo, utf8); err != nil {
+	var err error
+	if b, err = c.appendMail(b, env.From, env.MailOptions, utf8); err != nil {
 		c.line = b[:0]
-		return clientSendState{}, err
+		return err
 	}
 	ends = append(ends, len(b))
 	for i, to := range env.To {
@@ -151,21 +164,24 @@ func (c *Client) prepare(ctx context.Context, env *Envelope, body io.Reader, res
 		}
 		if b, err = c.appendRcpt(b, to, ro, utf8); err != nil {
 			c.line = b[:0]
-			return clientSendState{}, err
+			return err
 		}
 		ends = append(ends, len(b))
 	}
 	c.line, c.lineEnds = b, ends
-	if len(env.To) == 1 {
+	return nil
+}
+
+// setRecipients gives res one result per address of to, none refused yet.
+func (res *SendResult) setRecipients(to []string) {
+	if len(to) == 1 {
 		res.Recipients = res.one[:]
 	} else {
-		res.Recipients = make([]RecipientResult, len(env.To))
+		res.Recipients = make([]RecipientResult, len(to))
 	}
-	for i, to := range env.To {
-		res.Recipients[i] = RecipientResult{Address: to}
+	for i, addr := range to {
+		res.Recipients[i] = RecipientResult{Address: addr}
 	}
-	s.res = res
-	return s, nil
 }
 
 // clientSendState is one Send in progress.
@@ -185,7 +201,6 @@ type clientSendState struct {
 // pipelined sends the whole envelope and DATA (or the first BDAT chunk) in
 // one write, then reads the replies in order (RFC 2920 section 3.1).
 func (s *clientSendState) pipelined() error {
-	c := s.c
 	var chunk []byte
 	var eof bool
 	if s.bdat {
@@ -194,26 +209,42 @@ func (s *clientSendState) pipelined() error {
 			return fmt.Errorf("smtp: reading the body: %w", err)
 		}
 	}
-	if err := c.checkNothingPending(); err != nil {
+	if err := s.writeGroup(chunk, eof); err != nil {
 		return err
 	}
-	c.bw.Write(c.line)
-	if s.bdat {
-		c.hdr = clientAppendBdat(c.hdr[:0], len(chunk), eof)
-		c.bw.Write(c.hdr)
-		c.bw.Write(chunk)
-	} else {
-		c.bw.WriteString("DATA\r\n")
-	}
-	if err := c.flush(s.ctx); err != nil {
-		return err
-	}
+
 	if err := s.envelopeReplies(); err != nil {
 		return err
 	}
 	if s.bdat {
 		return s.bdatRest(true, eof)
 	}
+	return s.pipelinedDATA()
+}
+
+// writeGroup writes and flushes the envelope's lines followed by DATA or,
+// with BDAT, by the first chunk (LAST when last).
+func (s *clientSendState) writeGroup(chunk []byte, last bool) error {
+	c := s.c
+	if err := c.checkNothingPending(); err != nil {
+		return err
+	}
+	c.bw.Write(c.line)
+	if s.bdat {
+		c.hdr = clientAppendBdat(c.hdr[:0], len(chunk), last)
+		c.bw.Write(c.hdr)
+		c.bw.Write(chunk)
+	} else {
+		c.bw.WriteString("DATA\r\n")
+	}
+	return c.flush(s.ctx)
+}
+
+// pipelinedDATA reads the reply to a pipelined DATA and goes on: with the
+// body after a 354 or, when no recipient was accepted, with an empty body
+// whose verdict is ignored.
+func (s *clientSendState) pipelinedDATA() error {
+	c := s.c
 	c.setDeadline(s.ctx, c.opts.DataInitTimeout, DefaultDataInitTimeout)
 	r, _, err := c.readStatus(s.ctx)
 	if err != nil {
@@ -272,16 +303,35 @@ func (s *clientSendState) envelopeReplies() error {
 
 // lockstep sends each command and waits for its reply.
 func (s *clientSendState) lockstep() error {
-	c := s.c
-	lines, ends := c.line, c.lineEnds
-	start := 0
-	next := func() []byte {
-		l := lines[start:ends[0]]
-		start, ends = ends[0], ends[1:]
-		return l
+	if err := s.lockstepEnvelope(); err != nil {
+		return err
 	}
+	if s.accepted == 0 {
+		return s.refused()
+	}
+
+	if s.bdat {
+		return s.bdatRest(false, false)
+	}
+	c := s.c
+	r, err := s.exchange(clientDATA, nil, c.opts.DataInitTimeout, DefaultDataInitTimeout)
+	if err != nil {
+		return err
+	}
+	if r.Code != 354 {
+		return s.failAccepted("DATA", clientReplyError(r))
+	}
+	return s.sendBody()
+}
+
+// lockstepEnvelope sends the RSET, MAIL and RCPT lines one at a time,
+// each after the reply to the one before. A refused MAIL ends it with
+// every recipient refused.
+func (s *clientSendState) lockstepEnvelope() error {
+	c := s.c
+	lines := clientLines{buf: c.line, ends: c.lineEnds}
 	if s.rset {
-		r, err := s.exchange(next(), nil, c.opts.CommandTimeout, DefaultCommandTimeout)
+		r, err := s.exchange(lines.next(), nil, c.opts.CommandTimeout, DefaultCommandTimeout)
 		if err != nil {
 			return err
 		}
@@ -290,7 +340,8 @@ func (s *clientSendState) lockstep() error {
 		}
 		c.needReset, c.mailOpened = false, false
 	}
-	r, err := s.exchange(next(), nil, c.opts.CommandTimeout, DefaultCommandTimeout)
+
+	r, err := s.exchange(lines.next(), nil, c.opts.CommandTimeout, DefaultCommandTimeout)
 	if err != nil {
 		return err
 	}
@@ -302,27 +353,29 @@ func (s *clientSendState) lockstep() error {
 		return s.refused()
 	}
 	c.mailOpened = true
+
 	for i := range s.res.Recipients {
-		r, err := s.exchange(next(), nil, c.opts.CommandTimeout, DefaultCommandTimeout)
+		r, err := s.exchange(lines.next(), nil, c.opts.CommandTimeout, DefaultCommandTimeout)
 		if err != nil {
 			return err
 		}
 		s.rcptReply(i, r.Code, r)
 	}
-	if s.accepted == 0 {
-		return s.refused()
-	}
-	if s.bdat {
-		return s.bdatRest(false, false)
-	}
-	r, err = s.exchange(clientDATA, nil, c.opts.DataInitTimeout, DefaultDataInitTimeout)
-	if err != nil {
-		return err
-	}
-	if r.Code != 354 {
-		return s.failAccepted("DATA", clientReplyError(r))
-	}
-	return s.sendBody()
+	return nil
+}
+
+// clientLines hands out, one at a time, the command lines that prepare
+// built.
+type clientLines struct {
+	buf   []byte
+	ends  []int // where each line left ends in buf
+	start int   // where the next line begins
+}
+
+func (l *clientLines) next() []byte {
+	line := l.buf[l.start:l.ends[0]]
+	l.start, l.ends = l.ends[0], l.ends[1:]
+	return line
 }
 
 var clientDATA = []byte("DATA\r\n")

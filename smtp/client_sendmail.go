@@ -42,34 +42,24 @@ func SendMailWith(ctx context.Context, addr string, opts *SendMailOptions, auth 
 	if opts == nil {
 		opts = &SendMailOptions{}
 	}
-	var c *Client
-	var err error
-	if opts.ImplicitTLS {
-		c, err = DialTLS(ctx, addr, &opts.DialOptions)
-	} else {
-		c, err = Dial(ctx, addr, &opts.DialOptions)
-	}
+	c, err := sendMailDial(ctx, addr, opts)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+
 	if err := c.Hello(ctx, ""); err != nil {
 		return err
 	}
-	if !c.isTLS {
-		if c.ext.Has(extensions.StartTLS) {
-			if err := c.StartTLS(ctx, nil); err != nil {
-				return err
-			}
-		} else if opts.RequireTLS {
-			return clientNotAdvertised("STARTTLS (TLS is required)")
-		}
+	if err := c.startTLSIfOffered(ctx, opts.RequireTLS); err != nil {
+		return err
 	}
 	if auth != nil {
 		if err := c.Auth(ctx, auth); err != nil {
 			return err
 		}
 	}
+
 	res, err := c.Send(ctx, &Envelope{From: from, To: to, MailOptions: opts.MailOptions}, msg)
 	if err != nil {
 		return err
@@ -79,6 +69,31 @@ func SendMailWith(ctx context.Context, addr string, opts *SendMailOptions, auth 
 		return rerr
 	}
 	return c.Quit(ctx)
+}
+
+// sendMailDial dials addr for SendMailWith, with TLS from the start when
+// opts.ImplicitTLS.
+func sendMailDial(ctx context.Context, addr string, opts *SendMailOptions) (*Client, error) {
+	if opts.ImplicitTLS {
+		return DialTLS(ctx, addr, &opts.DialOptions)
+	}
+	return Dial(ctx, addr, &opts.DialOptions)
+}
+
+// startTLSIfOffered upgrades a plaintext connection with STARTTLS when the
+// server offers it (RFC 3207); when it does not, requireTLS makes that an
+// error.
+func (c *Client) startTLSIfOffered(ctx context.Context, requireTLS bool) error {
+	if c.isTLS {
+		return nil
+	}
+	if c.ext.Has(extensions.StartTLS) {
+		return c.StartTLS(ctx, nil)
+	}
+	if requireTLS {
+		return clientNotAdvertised("STARTTLS (TLS is required)")
+	}
+	return nil
 }
 
 // RecipientsError reports the recipients refused while the message was

@@ -63,6 +63,8 @@ func (c *Conn) authMechanisms() []string {
 // for a connection with or without TLS, with the given AUTH mechanisms.
 func (s *Server) extensionSet(overTLS bool, mechs []string) extensions.Set {
 	var set extensions.Set
+
+	// How commands and replies travel (RFC 2920, 6152, 1870, 2034).
 	if !s.DisablePipelining {
 		set.Add(extensions.Pipelining, "")
 	}
@@ -75,12 +77,16 @@ func (s *Server) extensionSet(overTLS bool, mechs []string) extensions.Set {
 	if !s.DisableEnhancedStatusCodes {
 		set.Add(extensions.EnhancedStatusCodes, "")
 	}
+
+	// Securing the session and authenticating (RFC 3207, 4954).
 	if s.TLSConfig != nil && !overTLS {
 		set.Add(extensions.StartTLS, "")
 	}
 	if len(mechs) > 0 {
 		set.Add(extensions.Auth, strings.Join(mechs, " "))
 	}
+
+	// How the message is sent and what it may hold (RFC 3030, 6531).
 	if !s.DisableChunking {
 		set.Add(extensions.Chunking, "")
 		if s.EnableBINARYMIME {
@@ -90,6 +96,9 @@ func (s *Server) extensionSet(overTLS bool, mechs []string) extensions.Set {
 	if !s.DisableSMTPUTF8 {
 		set.Add(extensions.SMTPUTF8, "")
 	}
+
+	// What the client may ask of delivery (RFC 3461, 8689, 6710, 2852),
+	// and the limits it must keep to (RFC 9422).
 	if s.EnableDSN {
 		set.Add(extensions.DSN, "")
 	}
@@ -105,6 +114,7 @@ func (s *Server) extensionSet(overTLS bool, mechs []string) extensions.Set {
 	if max := s.maxRecipients(); s.EnableLimits && max > 0 {
 		set.Add(extensions.Limits, "RCPTMAX="+strconv.Itoa(max))
 	}
+
 	set.Add(extensions.Help, "")
 	return set
 }

@@ -110,31 +110,12 @@ func parseProxyHeader(r proxyPeeker) (proxyHeader, error) {
 //
 // at most 107 octets, CRLF included; no bare CR or LF ends it.
 func parseProxyV1(r proxyPeeker) (proxyHeader, error) {
-	b, err := r.Peek(proxyV1MinLine)
+	b, err := peekProxyV1Line(r)
 	if err != nil {
 		return proxyHeader{}, err
 	}
-	if !bytes.HasPrefix(b, []byte("PROXY ")) {
-		return proxyHeader{}, proxyErr("version 1 line does not start with \"PROXY \"")
-	}
-	for {
-		n := min(r.Buffered(), proxyV1MaxLine)
-		b, err = r.Peek(n)
-		if err != nil {
-			return proxyHeader{}, err
-		}
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			b = b[:i+1]
-			break
-		}
-		if n == proxyV1MaxLine {
-			return proxyHeader{}, proxyErr("version 1 line longer than %d octets", proxyV1MaxLine)
-		}
-		if _, err = r.Peek(n + 1); err != nil {
-			return proxyHeader{}, err
-		}
-	}
 	h := proxyHeader{size: len(b), version: 1}
+
 	line, ok := bytes.CutSuffix(b, []byte("\r\n"))
 	if !ok || bytes.IndexByte(line, '\r') >= 0 {
 		return proxyHeader{}, proxyErr("version 1 line not ended by CRLF")
@@ -144,33 +125,75 @@ func parseProxyV1(r proxyPeeker) (proxyHeader, error) {
 		h.local = true // "the receiver must ignore anything presented before the CRLF"
 		return h, nil
 	}
+
+	if h.src, h.dst, err = parseProxyV1Addrs(line); err != nil {
+		return proxyHeader{}, err
+	}
+	return h, nil
+}
+
+// peekProxyV1Line returns the version 1 line, up to and including its
+// first LF, without consuming it: it asks r for one more octet at a time,
+// so as never to read past the line, and gives up past proxyV1MaxLine.
+func peekProxyV1Line(r proxyPeeker) ([]byte, error) {
+	b, err := r.Peek(proxyV1MinLine)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.HasPrefix(b, []byte("PROXY ")) {
+		return nil, proxyErr("version 1 line does not start with \"PROXY \"")
+	}
+	for {
+		n := min(r.Buffered(), proxyV1MaxLine)
+		b, err = r.Peek(n)
+		if err != nil {
+			return nil, err
+		}
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			return b[:i+1], nil
+		}
+		if n == proxyV1MaxLine {
+			return nil, proxyErr("version 1 line longer than %d octets", proxyV1MaxLine)
+		}
+		if _, err = r.Peek(n + 1); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// parseProxyV1Addrs parses the rest of a TCP4 or TCP6 line, after
+// "PROXY " and without its CRLF: protocol SP srcaddr SP dstaddr SP srcport
+// SP dstport.
+func parseProxyV1Addrs(line []byte) (src, dst net.Addr, err error) {
 	var fields [5][]byte
 	for i := range len(fields) - 1 {
 		f, rest, ok := bytes.Cut(line, []byte(" "))
 		if !ok {
-			return proxyHeader{}, proxyErr("version 1 line has too few fields")
+			return nil, nil, proxyErr("version 1 line has too few fields")
 		}
 		fields[i], line = f, rest
 	}
 	fields[len(fields)-1] = line // a further SP makes it a bad port
+
 	var want4 bool
 	switch string(fields[0]) {
 	case "TCP4":
 		want4 = true
 	case "TCP6":
 	default:
-		return proxyHeader{}, proxyErr("version 1 protocol %q is not TCP4, TCP6 or UNKNOWN", fields[0])
+		return nil, nil, proxyErr("version 1 protocol %q is not TCP4, TCP6 or UNKNOWN", fields[0])
 	}
-	src, err1 := parseProxyV1Addr(fields[1], want4)
-	dst, err2 := parseProxyV1Addr(fields[2], want4)
+
+	srcIP, err1 := parseProxyV1Addr(fields[1], want4)
+	dstIP, err2 := parseProxyV1Addr(fields[2], want4)
 	sport, err3 := parseProxyV1Port(fields[3])
 	dport, err4 := parseProxyV1Port(fields[4])
 	if err := errors.Join(err1, err2, err3, err4); err != nil {
-		return proxyHeader{}, err
+		return nil, nil, err
 	}
-	h.src = net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, sport))
-	h.dst = net.TCPAddrFromAddrPort(netip.AddrPortFrom(dst, dport))
-	return h, nil
+	src = net.TCPAddrFromAddrPort(netip.AddrPortFrom(srcIP, sport))
+	dst = net.TCPAddrFromAddrPort(netip.AddrPortFrom(dstIP, dport))
+	return src, dst, nil
 }
 
 // parseProxyV1Addr parses an address of the family TCP4 or TCP6 names.
@@ -227,27 +250,15 @@ func parseProxyV2(r proxyPeeker) (proxyHeader, error) {
 	if err != nil {
 		return proxyHeader{}, err
 	}
-	if !bytes.Equal(b[:12], proxyV2Signature) {
-		return proxyHeader{}, proxyErr("bad version 2 signature")
-	}
-	if b[12]>>4 != 2 {
-		return proxyHeader{}, proxyErr("version %d, want 2", b[12]>>4)
-	}
-	command, family, transport := b[12]&0xf, b[13]>>4, b[13]&0xf
-	size := proxyV2Fixed + int(binary.BigEndian.Uint16(b[14:16]))
-	if command > 1 {
-		return proxyHeader{}, proxyErr("version 2 command %#x is neither LOCAL nor PROXY", command)
-	}
-	if family > proxyAFUnix || transport > proxyTransportDgram {
-		return proxyHeader{}, proxyErr("version 2 family and transport %#02x", b[13])
-	}
-	if size > proxyV2MaxHeader {
-		return proxyHeader{}, proxyErr("version 2 header of %d octets, more than %d", size, proxyV2MaxHeader)
+	command, family, transport, size, err := parseProxyV2Fixed(b)
+	if err != nil {
+		return proxyHeader{}, err
 	}
 	if b, err = r.Peek(size); err != nil {
 		return proxyHeader{}, err
 	}
 	h := proxyHeader{size: size, version: 2}
+
 	// LOCAL: "the receiver must accept this connection as valid and must
 	// use the real connection endpoints and discard the protocol block".
 	// UNSPEC family or transport, and datagrams (which SMTP does not
@@ -256,27 +267,60 @@ func parseProxyV2(r proxyPeeker) (proxyHeader, error) {
 		h.local = true
 		return h, nil
 	}
-	block := b[proxyV2Fixed:]
+
+	if h.src, h.dst, err = parseProxyV2Addrs(b[proxyV2Fixed:], family); err != nil {
+		return proxyHeader{}, err
+	}
+	if err := checkProxyTLVs(b, proxyV2Fixed+proxyV2AddrLen[family]); err != nil {
+		return proxyHeader{}, err
+	}
+	return h, nil
+}
+
+// parseProxyV2Fixed checks the fixed part of a version 2 header, b's 16
+// octets (section 2.2), and returns its command, family, transport and the
+// size of the whole header.
+func parseProxyV2Fixed(b []byte) (command, family, transport byte, size int, err error) {
+	if !bytes.Equal(b[:12], proxyV2Signature) {
+		return 0, 0, 0, 0, proxyErr("bad version 2 signature")
+	}
+	if b[12]>>4 != 2 {
+		return 0, 0, 0, 0, proxyErr("version %d, want 2", b[12]>>4)
+	}
+	command, family, transport = b[12]&0xf, b[13]>>4, b[13]&0xf
+	size = proxyV2Fixed + int(binary.BigEndian.Uint16(b[14:16]))
+	if command > 1 {
+		return 0, 0, 0, 0, proxyErr("version 2 command %#x is neither LOCAL nor PROXY", command)
+	}
+	if family > proxyAFUnix || transport > proxyTransportDgram {
+		return 0, 0, 0, 0, proxyErr("version 2 family and transport %#02x", b[13])
+	}
+	if size > proxyV2MaxHeader {
+		return 0, 0, 0, 0, proxyErr("version 2 header of %d octets, more than %d", size, proxyV2MaxHeader)
+	}
+	return command, family, transport, size, nil
+}
+
+// parseProxyV2Addrs reads the address block that starts block, for the
+// family AF_INET, AF_INET6 or AF_UNIX (section 2.2).
+func parseProxyV2Addrs(block []byte, family byte) (src, dst net.Addr, err error) {
 	addrLen := proxyV2AddrLen[family]
 	if len(block) < addrLen {
-		return proxyHeader{}, proxyErr("version 2 address block of %d octets, want %d", len(block), addrLen)
+		return nil, nil, proxyErr("version 2 address block of %d octets, want %d", len(block), addrLen)
 	}
 	switch family {
 	case proxyAFInet, proxyAFInet6:
 		n := (addrLen - 4) / 2
-		src, _ := netip.AddrFromSlice(block[:n])
-		dst, _ := netip.AddrFromSlice(block[n : 2*n])
+		srcIP, _ := netip.AddrFromSlice(block[:n])
+		dstIP, _ := netip.AddrFromSlice(block[n : 2*n])
 		ports := block[2*n:]
-		h.src = net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, binary.BigEndian.Uint16(ports)))
-		h.dst = net.TCPAddrFromAddrPort(netip.AddrPortFrom(dst, binary.BigEndian.Uint16(ports[2:])))
+		src = net.TCPAddrFromAddrPort(netip.AddrPortFrom(srcIP, binary.BigEndian.Uint16(ports)))
+		dst = net.TCPAddrFromAddrPort(netip.AddrPortFrom(dstIP, binary.BigEndian.Uint16(ports[2:])))
 	case proxyAFUnix:
-		h.src = &net.UnixAddr{Name: unixPath(block[:108]), Net: "unix"}
-		h.dst = &net.UnixAddr{Name: unixPath(block[108:216]), Net: "unix"}
+		src = &net.UnixAddr{Name: unixPath(block[:108]), Net: "unix"}
+		dst = &net.UnixAddr{Name: unixPath(block[108:216]), Net: "unix"}
 	}
-	if err := checkProxyTLVs(b, proxyV2Fixed+addrLen); err != nil {
-		return proxyHeader{}, err
-	}
-	return h, nil
+	return src, dst, nil
 }
 
 // unixPath returns the path in a sun_path field: up to the first NUL, or

@@ -233,40 +233,16 @@ func (cmd *xclientCommand) check(idx int, v string) (string, bool) {
 	if unavailable {
 		v = XCLIENTUnavailable
 	}
+
 	switch idx {
 	case xName:
-		if ascii.EqualFold(v, XCLIENTTempUnavail) {
-			return XCLIENTTempUnavail, true
-		}
-		if !unavailable && !validHostName(v) {
-			return "", false
-		}
+		return checkXCLIENTName(v, unavailable)
 	case xAddr, xDestAddr:
-		if !unavailable {
-			a, ok := parseXCLIENTAddr(v)
-			if !ok {
-				return "", false
-			}
-			cmd.addrs[idx], v = a, a.String()
-		}
+		return cmd.checkAddr(idx, v, unavailable)
 	case xPort, xDestPort:
-		var p uint16 // 0 when unavailable, replacing any earlier occurrence's
-		if !unavailable {
-			var ok bool
-			if p, ok = parsePort(v); !ok {
-				return "", false
-			}
-		}
-		cmd.ports[idx] = p
+		return cmd.checkPort(idx, v, unavailable)
 	case xProto:
-		switch {
-		case ascii.EqualFold(v, "SMTP"):
-			v = "SMTP"
-		case ascii.EqualFold(v, "ESMTP"):
-			v = "ESMTP"
-		default:
-			return "", false
-		}
+		return checkXCLIENTProto(v)
 	case xHELO:
 		if !unavailable && !printableToken(v) {
 			return "", false
@@ -277,6 +253,58 @@ func (cmd *xclientCommand) check(idx int, v string) (string, bool) {
 		}
 	}
 	return v, true
+}
+
+// checkXCLIENTName checks a NAME: a host name, [UNAVAILABLE] or
+// [TEMPUNAVAIL].
+func checkXCLIENTName(v string, unavailable bool) (string, bool) {
+	if ascii.EqualFold(v, XCLIENTTempUnavail) {
+		return XCLIENTTempUnavail, true
+	}
+	if !unavailable && !validHostName(v) {
+		return "", false
+	}
+	return v, true
+}
+
+// checkAddr checks an ADDR or DESTADDR, keeps the address it names in
+// cmd.addrs[idx] and returns it in its usual text form.
+func (cmd *xclientCommand) checkAddr(idx int, v string, unavailable bool) (string, bool) {
+	if unavailable {
+		return v, true
+	}
+	a, ok := parseXCLIENTAddr(v)
+	if !ok {
+		return "", false
+	}
+	cmd.addrs[idx] = a
+	return a.String(), true
+}
+
+// checkPort checks a PORT or DESTPORT and keeps the port in
+// cmd.ports[idx]: 0 when unavailable, replacing any earlier occurrence's.
+func (cmd *xclientCommand) checkPort(idx int, v string, unavailable bool) (string, bool) {
+	var p uint16
+	if !unavailable {
+		var ok bool
+		if p, ok = parsePort(v); !ok {
+			return "", false
+		}
+	}
+	cmd.ports[idx] = p
+	return v, true
+}
+
+// checkXCLIENTProto checks a PROTO, SMTP or ESMTP in any case, and returns
+// it in upper case.
+func checkXCLIENTProto(v string) (string, bool) {
+	switch {
+	case ascii.EqualFold(v, "SMTP"):
+		return "SMTP", true
+	case ascii.EqualFold(v, "ESMTP"):
+		return "ESMTP", true
+	}
+	return "", false
 }
 
 // parseXCLIENTAddr parses an ADDR or DESTADDR value: IPv4 dotted decimal,

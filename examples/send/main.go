@@ -70,6 +70,8 @@ type config struct {
 	timeout                                                 time.Duration
 }
 
+// run sends one message as cfg says: it connects, greets, secures and
+// authenticates as asked, sends, and says QUIT, printing each reply.
 func run(cfg config) error {
 	if len(cfg.to) == 0 {
 		return errors.New("at least one -to is needed")
@@ -82,6 +84,31 @@ func run(cfg config) error {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
 	defer cancel()
 
+	c, err := connect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := secure(ctx, c, cfg); err != nil {
+		return err
+	}
+	if err := authenticate(ctx, c, cfg); err != nil {
+		return err
+	}
+
+	if err := send(ctx, c, cfg, body); err != nil {
+		return err
+	}
+	if err := c.Quit(ctx); err != nil {
+		return err
+	}
+	fmt.Println("quit: 221")
+	return nil
+}
+
+// connect dials the server, with TLS from the start for -tls, and says
+// EHLO.
+func connect(ctx context.Context, cfg config) (*smtp.Client, error) {
 	opts := &smtp.DialOptions{
 		LocalName:         cfg.localName,
 		LMTP:              cfg.lmtp,
@@ -98,14 +125,21 @@ func run(cfg config) error {
 	}
 	c, err := dial(ctx, cfg.server, opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer c.Close()
+
 	fmt.Printf("greeting: 220 %s\n", c.Greeting())
 	if err := c.Hello(ctx, ""); err != nil {
-		return err
+		c.Close()
+		return nil, err
 	}
 	fmt.Printf("hello: 250, extensions %s\n", strings.Join(c.Extensions().Keywords(), " "))
+	return c, nil
+}
+
+// secure upgrades with STARTTLS for -starttls, and checks that CHUNKING is
+// offered for -chunking.
+func secure(ctx context.Context, c *smtp.Client, cfg config) error {
 	if cfg.startTLS {
 		if err := c.StartTLS(ctx, nil); err != nil {
 			return err
@@ -117,22 +151,33 @@ func run(cfg config) error {
 	if cfg.chunking && !c.Extensions().Has("CHUNKING") {
 		return errors.New("-chunking: the server does not offer CHUNKING")
 	}
-	if cfg.authMech != "" {
-		mech, err := mechanism(cfg)
-		if err != nil {
-			return err
-		}
-		if err := c.Auth(ctx, mech); err != nil {
-			return err
-		}
-		fmt.Printf("auth: 235 authenticated with %s\n", strings.ToUpper(cfg.authMech))
-	}
+	return nil
+}
 
+// authenticate authenticates with the -auth mechanism, if any.
+func authenticate(ctx context.Context, c *smtp.Client, cfg config) error {
+	if cfg.authMech == "" {
+		return nil
+	}
+	mech, err := mechanism(cfg)
+	if err != nil {
+		return err
+	}
+	if err := c.Auth(ctx, mech); err != nil {
+		return err
+	}
+	fmt.Printf("auth: 235 authenticated with %s\n", strings.ToUpper(cfg.authMech))
+	return nil
+}
+
+// send sends the message and prints the outcome for each recipient and,
+// when it was accepted, the server's reply to the body.
+func send(ctx context.Context, c *smtp.Client, cfg config, body io.Reader) error {
 	env := &smtp.Envelope{From: cfg.from, To: cfg.to}
 	if cfg.smtputf8 {
 		env.MailOptions = &smtp.MailOptions{UTF8: true}
 	}
-	res, sendErr := c.Send(ctx, env, body)
+	res, err := c.Send(ctx, env, body)
 	if res != nil {
 		for _, r := range res.Recipients {
 			if r.Err != nil {
@@ -141,18 +186,11 @@ func run(cfg config) error {
 				fmt.Printf("recipient <%s>: accepted\n", r.Address)
 			}
 		}
-		if sendErr == nil {
+		if err == nil {
 			fmt.Printf("message: 250 %s\n", res.Reply)
 		}
 	}
-	if sendErr != nil {
-		return sendErr
-	}
-	if err := c.Quit(ctx); err != nil {
-		return err
-	}
-	fmt.Println("quit: 221")
-	return nil
+	return err
 }
 
 func openMessage(file string) (io.ReadCloser, error) {
