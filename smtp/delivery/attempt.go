@@ -1,0 +1,235 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/postwire/postwire/smtp"
+)
+
+// attempt makes one connection to ip for host and sends the message to
+// the pending recipients, under AttemptTimeout. It reports whether the
+// attempt should be made again without STARTTLS: an opportunistic TLS
+// handshake failed (RFC 7435 section 4.1). With plaintext set, STARTTLS is
+// not tried.
+func (dd *domainDelivery) attempt(ctx context.Context, host MXHost, ip netip.Addr, hp hostPolicy, plaintext bool) (retryPlain bool) {
+	d := dd.d
+	dd.made++
+	ctx, cancel := context.WithTimeout(ctx, positive(d.AttemptTimeout, DefaultAttemptTimeout))
+	defer cancel()
+	out := hp.outcome
+	a := Attempt{Domain: dd.domain, MX: host.Name, IP: ip}
+	fail := func(err error) {
+		a.TLS = out
+		dd.hostFailed(a, err)
+	}
+
+	c, err := d.connect(ctx, ip)
+	if err != nil {
+		fail(err)
+		return false
+	}
+	defer c.Close()
+
+	if !plaintext && c.Extensions().Has("STARTTLS") {
+		if err := c.StartTLS(ctx, d.tlsConfig(host, hp, &out)); err != nil {
+			var f *TLSFailure
+			if !errors.As(err, &f) {
+				out.fail(ResultValidationFailure, "TLS handshake: "+err.Error())
+			}
+			fail(fmt.Errorf("%w: STARTTLS with %s: %v", errTLSPolicy, host.Name, err))
+			return !hp.requireTLS && f == nil
+		}
+		cs, _ := c.TLSConnectionState()
+		out.TLS, out.Version, out.CipherSuite = true, cs.Version, cs.CipherSuite
+	} else if !plaintext {
+		if hp.verify != verifyNone || hp.requireTLS {
+			out.fail(ResultSTARTTLSNotSupported, host.Name+" does not offer STARTTLS")
+		}
+		if hp.requireTLS {
+			fail(fmt.Errorf("%w: %s does not offer STARTTLS", errTLSPolicy, host.Name))
+			return false
+		}
+	}
+
+	if dd.requireTLS {
+		switch {
+		case !out.Verified:
+			a.TLS = out
+			dd.refuseRequireTLS(a, "the TLS of "+host.Name+" is not authenticated")
+			c.Quit(ctx)
+			return false
+		case !c.Extensions().Has("REQUIRETLS"):
+			a.TLS = out
+			dd.refuseRequireTLS(a, host.Name+" does not offer REQUIRETLS")
+			c.Quit(ctx)
+			return false
+		}
+	}
+
+	dd.send(ctx, c, a, out)
+	return false
+}
+
+// connect dials ip on the port, reads the greeting and says EHLO.
+func (d *Deliverer) connect(ctx context.Context, ip netip.Addr) (*smtp.Client, error) {
+	addr := netip.AddrPortFrom(ip, uint16(d.port())).String()
+	var dialer net.Dialer
+	if d.DialOptions != nil && d.DialOptions.Dialer != nil {
+		dialer = *d.DialOptions.Dialer
+	}
+	conn, err := dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, withCause(tempError(4, 4, 1, "cannot connect"), err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl) // bounds the greeting, which NewClient reads without ctx
+	}
+
+	var opts smtp.DialOptions
+	if d.DialOptions != nil {
+		opts = *d.DialOptions
+	}
+	opts.LocalName, opts.TLSConfig = d.hostname, nil
+	c, err := smtp.NewClient(conn, &opts)
+	if err != nil {
+		return nil, fmt.Errorf("greeting of %s: %w", addr, asReply(err))
+	}
+	if err := c.Hello(ctx, ""); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("EHLO to %s: %w", addr, asReply(err))
+	}
+	return c, nil
+}
+
+// tlsConfig returns the STARTTLS configuration for host: the certificate
+// is checked by VerifyConnection as hp says, recording the result in out,
+// and refused only when hp enforces it.
+func (d *Deliverer) tlsConfig(host MXHost, hp hostPolicy, out *TLSOutcome) *tls.Config {
+	return &tls.Config{
+		ServerName:         host.Name,
+		InsecureSkipVerify: true, // checked below, by the host's policy
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			var err error
+			switch hp.verify {
+			case verifyDANE:
+				err = VerifyDANE(cs.PeerCertificates, hp.tlsa, hp.names, d.now())
+			case verifyPKIX:
+				err = VerifyPKIX(cs.PeerCertificates, d.RootCAs, host.Name, d.now())
+			default:
+				return nil
+			}
+			if err == nil {
+				out.Verified = true
+				return nil
+			}
+			var f *TLSFailure
+			if errors.As(err, &f) {
+				out.fail(f.Result, f.Detail)
+			}
+			if hp.enforce {
+				return err
+			}
+			return nil
+		},
+	}
+}
+
+// send sends the message to the pending recipients over c and decides
+// each: delivered, refused for good by a 5xx, or left pending for the next
+// host after a 4xx or a broken connection (RFC 5321 section 4.2.1).
+func (dd *domainDelivery) send(ctx context.Context, c *smtp.Client, a Attempt, out TLSOutcome) {
+	a.TLS = out
+	env := smtp.Envelope{From: dd.msg.From, MailOptions: dd.msg.MailOptions}
+	env.To = make([]string, len(dd.pending))
+	for k, i := range dd.pending {
+		env.To[k] = dd.msg.To[i]
+	}
+	if dd.msg.RcptOptions != nil {
+		env.RcptOptions = make([]*smtp.RcptOptions, len(dd.pending))
+		for k, i := range dd.pending {
+			env.RcptOptions[k] = dd.msg.RcptOptions[i]
+		}
+	}
+
+	res, err := c.Send(ctx, &env, bytes.NewReader(dd.msg.Body))
+	if res == nil {
+		// Refused before anything was written: the message asks for
+		// something the server does not offer (an extension's
+		// parameter, RFC 5321 section 4.1.4).
+		e := fmt.Errorf("%w: %v", &smtp.Error{Code: 554, Enhanced: smtp.EnhancedCode{5, 3, 3}, Message: "the MX host cannot take the message as sent"}, err)
+		a.Err = e
+		dd.attempts = append(dd.attempts, a)
+		dd.touchPending(a)
+		dd.decideAll(PermanentFailure, e)
+		c.Quit(ctx)
+		return
+	}
+	if err == nil {
+		c.Quit(ctx)
+	}
+
+	var still []int
+	var attemptErr error
+	for k, rr := range res.Recipients {
+		i := dd.pending[k]
+		r := &dd.results[i]
+		r.MX, r.IP, r.TLS = a.MX, a.IP, a.TLS
+		e := rr.Err
+		if e == nil {
+			e = err
+		}
+		if e == nil {
+			dd.decide(i, Delivered, nil)
+			continue
+		}
+		attemptErr = e
+		var se *smtp.Error
+		if errors.As(e, &se) && !se.Temporary() {
+			dd.decide(i, PermanentFailure, e)
+			continue
+		}
+		r.Err, r.Reply = e, se
+		still = append(still, i)
+	}
+	dd.pending = still
+	a.Err = attemptErr
+	dd.attempts = append(dd.attempts, a)
+	if len(still) > 0 {
+		dd.lastErr = attemptErr
+		dd.otherFail = true
+	}
+}
+
+// replyError is an *smtp.Error that wraps a cause.
+type replyError struct {
+	reply *smtp.Error
+	cause error
+}
+
+func (e *replyError) Error() string   { return e.reply.Error() + ": " + e.cause.Error() }
+func (e *replyError) Unwrap() []error { return []error{e.reply, e.cause} }
+
+// tempError returns a 451 with the enhanced code c.s.d, for a failure
+// this package decides itself.
+func tempError(c, s, d int, msg string) *smtp.Error {
+	return &smtp.Error{Code: 451, Enhanced: smtp.EnhancedCode{c, s, d}, Message: msg}
+}
+
+// withCause wraps cause under the reply.
+func withCause(reply *smtp.Error, cause error) error { return &replyError{reply: reply, cause: cause} }
+
+// asReply returns err as it is when it holds an *smtp.Error, else wrapped
+// under a 451 4.4.2 (connection broken, RFC 3463).
+func asReply(err error) error {
+	var se *smtp.Error
+	if errors.As(err, &se) {
+		return err
+	}
+	return withCause(tempError(4, 4, 2, "connection failed"), err)
+}
