@@ -1,0 +1,236 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/postwire/postwire/smtp"
+)
+
+const testBody = "From: a@sender.test\r\nSubject: hello\r\n\r\nHello.\r\n"
+
+func message(to ...string) *Message {
+	return &Message{Envelope: smtp.Envelope{From: "a@sender.test", To: to}, Body: []byte(testBody)}
+}
+
+func deliver(t *testing.T, d *Deliverer, msg *Message) *Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := d.Deliver(ctx, msg)
+	require.NoError(t, err)
+	require.Len(t, rep.Results, len(msg.To))
+	return rep
+}
+
+func smtpError(t *testing.T, err error) *smtp.Error {
+	t.Helper()
+	var se *smtp.Error
+	require.True(t, errors.As(err, &se), "want an *smtp.Error in %v", err)
+	return se
+}
+
+func TestDeliverGroupsByDomain(t *testing.T) {
+	n := newTestNet(t)
+	one := n.addMX("mx.one.test", mxOpts{})
+	two := n.addMX("mx.two.test", mxOpts{})
+	n.dns.MX("one.test", 10, "mx.one.test")
+	n.dns.MX("two.test", 10, "mx.two.test")
+
+	rep := deliver(t, n.deliverer(), message("x@one.test", "y@two.test", "z@ONE.test"))
+
+	for _, r := range rep.Results {
+		assert.Equal(t, Delivered, r.Status, "%s: %v", r.Recipient, r.Err)
+		assert.NoError(t, r.Err)
+		assert.Equal(t, PolicyNotFound, r.TLS.Policy)
+	}
+	assert.Equal(t, "mx.one.test", rep.Results[0].MX)
+	assert.Equal(t, netip.MustParseAddr(one.ip), rep.Results[0].IP)
+	require.Len(t, one.messages(), 1, "one connection carries all recipients of a domain")
+	assert.Equal(t, []string{"x@one.test", "z@ONE.test"}, one.messages()[0].to)
+	assert.Equal(t, testBody, one.messages()[0].body)
+	assert.Equal(t, 1, one.connections())
+	require.Len(t, two.messages(), 1)
+	assert.Equal(t, []string{"y@two.test"}, two.messages()[0].to)
+	assert.Len(t, rep.Attempts, 2)
+}
+
+func TestDeliverTemporaryFailureMovesOn(t *testing.T) {
+	n := newTestNet(t)
+	first := n.addMX("mx1.example.test", mxOpts{rcpt: func(string) error {
+		return &smtp.Error{Code: 451, Enhanced: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+	}})
+	second := n.addMX("mx2.example.test", mxOpts{})
+	n.dns.MX("example.test", 10, "mx1.example.test")
+	n.dns.MX("example.test", 20, "mx2.example.test")
+
+	rep := deliver(t, n.deliverer(), message("x@example.test"))
+
+	r := rep.Results[0]
+	assert.Equal(t, Delivered, r.Status, "%v", r.Err)
+	assert.Equal(t, "mx2.example.test", r.MX)
+	assert.Empty(t, first.messages())
+	assert.Len(t, second.messages(), 1)
+	require.Len(t, rep.Attempts, 2)
+	assert.Equal(t, 451, smtpError(t, rep.Attempts[0].Err).Code)
+}
+
+func TestDeliverPermanentFailureEndsRecipient(t *testing.T) {
+	n := newTestNet(t)
+	first := n.addMX("mx1.example.test", mxOpts{rcpt: func(to string) error {
+		if to == "gone@example.test" {
+			return &smtp.Error{Code: 550, Enhanced: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		}
+		return nil
+	}})
+	second := n.addMX("mx2.example.test", mxOpts{})
+	n.dns.MX("example.test", 10, "mx1.example.test")
+	n.dns.MX("example.test", 20, "mx2.example.test")
+
+	rep := deliver(t, n.deliverer(), message("gone@example.test", "here@example.test"))
+
+	assert.Equal(t, PermanentFailure, rep.Results[0].Status)
+	require.NotNil(t, rep.Results[0].Reply)
+	assert.Equal(t, 550, rep.Results[0].Reply.Code)
+	assert.Equal(t, "mx1.example.test", rep.Results[0].MX)
+	assert.Equal(t, Delivered, rep.Results[1].Status)
+	require.Len(t, first.messages(), 1)
+	assert.Equal(t, []string{"here@example.test"}, first.messages()[0].to)
+	assert.Equal(t, 0, second.connections(), "a 5xx is not retried elsewhere")
+}
+
+func TestDeliverAllTemporaryFailures(t *testing.T) {
+	n := newTestNet(t)
+	n.addMX("mx1.example.test", mxOpts{rcpt: func(string) error {
+		return &smtp.Error{Code: 452, Enhanced: smtp.EnhancedCode{4, 2, 2}, Message: "mailbox full"}
+	}})
+	n.dns.MX("example.test", 10, "mx1.example.test")
+	n.dns.MX("example.test", 20, "down.example.test")
+	n.dns.A("down.example.test", "127.0.0.250") // nothing listens there
+
+	rep := deliver(t, n.deliverer(), message("x@example.test"))
+
+	r := rep.Results[0]
+	assert.Equal(t, TemporaryFailure, r.Status)
+	assert.Equal(t, "down.example.test", r.MX, "the last host tried")
+	assert.True(t, smtpError(t, r.Err).Temporary())
+	require.Len(t, rep.Attempts, 2)
+	assert.Equal(t, 452, smtpError(t, rep.Attempts[0].Err).Code)
+}
+
+func TestDeliverBrokenConnectionMovesOn(t *testing.T) {
+	n := newTestNet(t)
+	n.dns.MX("example.test", 10, "down.example.test")
+	n.dns.A("down.example.test", "127.0.0.250")
+	up := n.addMX("up.example.test", mxOpts{})
+	n.dns.MX("example.test", 20, "up.example.test")
+
+	rep := deliver(t, n.deliverer(), message("x@example.test"))
+
+	assert.Equal(t, Delivered, rep.Results[0].Status, "%v", rep.Results[0].Err)
+	assert.Len(t, up.messages(), 1)
+}
+
+func TestDeliverNullMX(t *testing.T) {
+	n := newTestNet(t)
+	n.dns.MX("null.test", 0, ".")
+
+	rep := deliver(t, n.deliverer(), message("x@null.test"))
+
+	r := rep.Results[0]
+	assert.Equal(t, PermanentFailure, r.Status)
+	assert.Equal(t, smtp.EnhancedCode{5, 1, 10}, smtpError(t, r.Err).Enhanced)
+	assert.Empty(t, rep.Attempts, "no connection is made")
+}
+
+func TestDeliverImplicitMX(t *testing.T) {
+	n := newTestNet(t)
+	m := n.addMX("implicit.test", mxOpts{})
+
+	rep := deliver(t, n.deliverer(), message("x@implicit.test"))
+
+	assert.Equal(t, Delivered, rep.Results[0].Status, "%v", rep.Results[0].Err)
+	assert.Equal(t, "implicit.test", rep.Results[0].MX)
+	assert.Len(t, m.messages(), 1)
+}
+
+func TestDeliverNoSuchDomain(t *testing.T) {
+	n := newTestNet(t)
+	rep := deliver(t, n.deliverer(), message("x@nowhere.test"))
+	assert.Equal(t, PermanentFailure, rep.Results[0].Status)
+	assert.Equal(t, smtp.EnhancedCode{5, 1, 2}, smtpError(t, rep.Results[0].Err).Enhanced)
+}
+
+func TestDeliverDNSFailureIsTemporary(t *testing.T) {
+	n := newTestNet(t)
+	n.dns.ServFail("broken.test")
+	rep := deliver(t, n.deliverer(), message("x@broken.test"))
+	assert.Equal(t, TemporaryFailure, rep.Results[0].Status)
+	assert.Equal(t, smtp.EnhancedCode{4, 4, 3}, smtpError(t, rep.Results[0].Err).Enhanced)
+}
+
+func TestDeliverBadRecipient(t *testing.T) {
+	n := newTestNet(t)
+	rep := deliver(t, n.deliverer(), message("nodomain"))
+	assert.Equal(t, PermanentFailure, rep.Results[0].Status)
+	assert.Equal(t, smtp.EnhancedCode{5, 1, 3}, smtpError(t, rep.Results[0].Err).Enhanced)
+}
+
+func TestDeliverOpportunisticTLS(t *testing.T) {
+	n := newTestNet(t)
+	other := newTestCA(t, "Unknown CA")
+	cert := other.valid(t, "wrong.name.test")
+	m := n.addMX("mx.example.test", mxOpts{cert: &cert})
+	n.dns.MX("example.test", 10, "mx.example.test")
+
+	rep := deliver(t, n.deliverer(), message("x@example.test"))
+
+	r := rep.Results[0]
+	assert.Equal(t, Delivered, r.Status, "%v", r.Err)
+	assert.Equal(t, PolicyNotFound, r.TLS.Policy)
+	assert.True(t, r.TLS.TLS, "STARTTLS is used when offered")
+	assert.False(t, r.TLS.Verified)
+	assert.True(t, r.TLS.Succeeded(), "no policy, no failure to report")
+	require.Len(t, m.messages(), 1)
+	assert.True(t, m.messages()[0].tls)
+}
+
+func TestDeliverAddressFamilyIPv6(t *testing.T) {
+	n := newTestNet(t)
+	m := n.addMX("mx.example.test", mxOpts{ip: "::1"})
+	n.dns.A("mx.example.test", "127.0.0.250") // nothing listens there
+	n.dns.MX("example.test", 10, "mx.example.test")
+
+	d := n.deliverer()
+	d.AddressFamily = IPv6Only
+	rep := deliver(t, d, message("x@example.test"))
+
+	assert.Equal(t, Delivered, rep.Results[0].Status, "%v", rep.Results[0].Err)
+	assert.Equal(t, netip.MustParseAddr("::1"), rep.Results[0].IP)
+	assert.Len(t, m.messages(), 1)
+	assert.Len(t, rep.Attempts, 1, "the A record is not tried")
+}
+
+func TestSendMailError(t *testing.T) {
+	n := newTestNet(t)
+	n.addMX("mx.example.test", mxOpts{})
+	n.dns.MX("example.test", 10, "mx.example.test")
+	n.dns.MX("null.test", 0, ".")
+	d := n.deliverer()
+
+	require.NoError(t, d.SendMail(context.Background(), "a@sender.test", []string{"x@example.test"}, []byte(testBody)))
+
+	err := d.SendMail(context.Background(), "a@sender.test", []string{"x@example.test", "y@null.test"}, []byte(testBody))
+	var de *DeliveryError
+	require.True(t, errors.As(err, &de))
+	require.Len(t, de.Failed, 1)
+	assert.Equal(t, "y@null.test", de.Failed[0].Recipient)
+	assert.False(t, de.Temporary())
+	assert.ErrorIs(t, err, ErrNullMX)
+}
