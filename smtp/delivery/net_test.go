@@ -273,3 +273,15 @@ func (p *testPolicyServer) fetcher() *STSFetcher {
 	}
 	return &STSFetcher{Client: &http.Client{Transport: tr}}
 }
+
+// netResolverFor is the default resolver (net.Resolver, no DNSSEC) sending
+// its queries to the test DNS server at addr.
+func netResolverFor(addr string) NetResolver {
+	return NetResolver{Resolver: &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+	}}
+}
