@@ -87,16 +87,20 @@ func (d *Deliverer) connect(ctx context.Context, ip netip.Addr) (*smtp.Client, e
 	if err != nil {
 		return nil, withCause(tempError(4, 4, 1, "cannot connect"), err)
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl) // bounds the greeting, which NewClient reads without ctx
-	}
 
 	var opts smtp.DialOptions
 	if d.DialOptions != nil {
 		opts = *d.DialOptions
 	}
 	opts.LocalName, opts.TLSConfig = d.hostname, nil
+	// NewClient reads the greeting without a context: closing the
+	// connection when ctx ends bounds the wait.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	c, err := smtp.NewClient(conn, &opts)
+	if !stop() && err == nil {
+		c.Close()
+		err = ctx.Err()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("greeting of %s: %w", addr, asReply(err))
 	}

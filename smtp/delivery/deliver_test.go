@@ -2,8 +2,10 @@ package delivery
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -233,4 +235,118 @@ func TestSendMailError(t *testing.T) {
 	assert.Equal(t, "y@null.test", de.Failed[0].Recipient)
 	assert.False(t, de.Temporary())
 	assert.ErrorIs(t, err, ErrNullMX)
+}
+
+func TestDeliverPlaintextAfterFailedOpportunisticHandshake(t *testing.T) {
+	n := newTestNet(t)
+	cert := n.ca.valid(t, "mx.example.test")
+	m := n.addMX("mx.example.test", mxOpts{cert: &cert})
+	m.srv.TLSConfig.MaxVersion = tls.VersionTLS11 // below what the client accepts
+	n.dns.MX("example.test", 10, "mx.example.test")
+
+	rep := deliver(t, n.deliverer(), message("x@example.test"))
+
+	r := rep.Results[0]
+	assert.Equal(t, Delivered, r.Status, "%v", r.Err)
+	assert.False(t, r.TLS.TLS, "delivered in clear on the second connection")
+	require.Len(t, rep.Attempts, 2)
+	assert.Equal(t, ResultValidationFailure, rep.Attempts[0].TLS.Failure)
+	require.Len(t, m.messages(), 1)
+	assert.False(t, m.messages()[0].tls)
+}
+
+func TestDeliverAttemptTimeout(t *testing.T) {
+	n := newTestNet(t)
+	// 127.0.0.1 on the test port accepts connections and never greets.
+	n.dns.MX("example.test", 10, "silent.example.test")
+	n.dns.A("silent.example.test", "127.0.0.1")
+	up := n.addMX("up.example.test", mxOpts{})
+	n.dns.MX("example.test", 20, "up.example.test")
+	d := n.deliverer()
+	d.AttemptTimeout = 200 * time.Millisecond
+
+	rep := deliver(t, d, message("x@example.test"))
+
+	assert.Equal(t, Delivered, rep.Results[0].Status, "%v", rep.Results[0].Err)
+	assert.Len(t, up.messages(), 1)
+	require.Len(t, rep.Attempts, 2)
+	assert.True(t, smtpError(t, rep.Attempts[0].Err).Temporary())
+}
+
+func TestDeliverTotalTimeout(t *testing.T) {
+	n := newTestNet(t)
+	n.dns.MX("example.test", 10, "silent.example.test")
+	n.dns.A("silent.example.test", "127.0.0.1")
+	up := n.addMX("up.example.test", mxOpts{})
+	n.dns.MX("example.test", 20, "up.example.test")
+	d := n.deliverer()
+	d.Timeout = 200 * time.Millisecond
+
+	rep := deliver(t, d, message("x@example.test"))
+
+	assert.Equal(t, TemporaryFailure, rep.Results[0].Status)
+	assert.Empty(t, up.messages(), "the domain's time ran out on the first host")
+}
+
+func TestDeliverMaxAttempts(t *testing.T) {
+	n := newTestNet(t)
+	for i := range 3 {
+		host := "down" + strconv.Itoa(i) + ".example.test"
+		n.dns.MX("example.test", uint16(10+i), host)
+		n.dns.A(host, "127.0.0."+strconv.Itoa(250+i))
+	}
+	d := n.deliverer()
+	d.MaxAttempts = 2
+
+	rep := deliver(t, d, message("x@example.test"))
+
+	assert.Equal(t, TemporaryFailure, rep.Results[0].Status)
+	assert.Len(t, rep.Attempts, 2)
+}
+
+func TestDeliverAddressLiteral(t *testing.T) {
+	n := newTestNet(t)
+	m := n.addMX("literal.test", mxOpts{})
+
+	rep := deliver(t, n.deliverer(), message("x@["+m.ip+"]"))
+
+	assert.Equal(t, Delivered, rep.Results[0].Status, "%v", rep.Results[0].Err)
+	assert.Len(t, m.messages(), 1)
+}
+
+func TestDeliverConcurrentDomains(t *testing.T) {
+	n := newTestNet(t)
+	m := n.addMX("mx.shared.test", mxOpts{})
+	var to []string
+	for i := range 20 {
+		domain := "d" + strconv.Itoa(i) + ".test"
+		n.dns.MX(domain, 10, "mx.shared.test")
+		to = append(to, "x@"+domain)
+	}
+	d := n.deliverer()
+	d.Concurrency = 4
+
+	rep := deliver(t, d, message(to...))
+
+	for _, r := range rep.Results {
+		assert.Equal(t, Delivered, r.Status, "%s: %v", r.Recipient, r.Err)
+	}
+	assert.Len(t, m.messages(), 20)
+}
+
+func TestNetResolverIsNeverAuthentic(t *testing.T) {
+	z := newTestDNS(t)
+	z.MX("example.test", 10, "mx.example.test")
+	z.A("mx.example.test", "192.0.2.1")
+	r := netResolverFor(z.Addr)
+
+	hosts, info, err := ResolveMX(context.Background(), r, "example.test")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"mx.example.test"}, hostNames(hosts))
+	assert.False(t, info.Authentic, "the AD bit the server sent is not seen")
+
+	addrs, info, err := LookupAddrs(context.Background(), r, "mx.example.test", IPv6First)
+	require.NoError(t, err)
+	assert.Equal(t, []netip.Addr{netip.MustParseAddr("192.0.2.1")}, addrs)
+	assert.False(t, info.Authentic)
 }
