@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
@@ -38,6 +39,13 @@ type DNSClient struct {
 // dnsUDPSize is the EDNS0 payload size announced, the value DNS Flag Day
 // 2020 recommends so that answers are not fragmented.
 const dnsUDPSize = 1232
+
+// dnsUDPBuffer is the buffer a UDP answer is read into: a server that
+// ignores the size announced and fills it is asked again over TCP.
+const dnsUDPBuffer = 4096
+
+// udpBuffers holds the dnsUDPBuffer-sized read buffers of exchangeUDP.
+var udpBuffers = sync.Pool{New: func() any { b := make([]byte, dnsUDPBuffer); return &b }}
 
 // typeTLSA is the TLSA record type (RFC 6698 section 7.1).
 const typeTLSA dnsmessage.Type = 52
@@ -213,14 +221,21 @@ func exchangeUDP(conn net.Conn, q []byte, id uint16) ([]byte, error) {
 	if _, err := conn.Write(q); err != nil {
 		return nil, err
 	}
-	buf := make([]byte, 65535)
+	bp := udpBuffers.Get().(*[]byte)
+	defer udpBuffers.Put(bp)
+	buf := *bp
 	for {
 		n, err := conn.Read(buf)
 		if err != nil {
 			return nil, err
 		}
-		if n >= 2 && binary.BigEndian.Uint16(buf) == id {
-			return buf[:n], nil
+		if n == len(buf) {
+			// Larger than announced: take it as truncated, to be asked
+			// again over TCP.
+			buf[2] |= 0x02
+		}
+		if n >= 3 && binary.BigEndian.Uint16(buf) == id {
+			return append([]byte(nil), buf[:n]...), nil
 		}
 	}
 }
