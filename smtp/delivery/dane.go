@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/sha512"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -238,9 +237,4 @@ func pkixFailure(err error) error {
 // port (RFC 6698 section 3, RFC 7672 section 2.2.3).
 func tlsaName(port int, host string) string {
 	return "_" + strconv.Itoa(port) + "._tcp." + host
-}
-
-// peerChain returns the certificates of a TLS connection state.
-func peerChain(cs tls.ConnectionState) []*x509.Certificate {
-	return cs.PeerCertificates
 }

@@ -130,6 +130,7 @@ func TestDANEDecisions(t *testing.T) {
 	tlsaAt := func(n *testNet) string { return tlsaName(n.port, mx) }
 	ee := func(n *testNet, c tls.Certificate) { n.dns.TLSA(tlsaAt(n), tlsaFor(c.Leaf, 3, 1, 1)) }
 	ta := func(n *testNet, c tls.Certificate) { n.dns.TLSA(tlsaAt(n), tlsaFor(n.ca.cert, 2, 0, 1)) }
+	requireDANE := false
 	wrongEE := func(n *testNet, c tls.Certificate) { n.dns.TLSA(tlsaAt(n), TLSA{3, 1, 1, make([]byte, 32)}) }
 	for _, tc := range []daneCase{
 		{name: "DANE-EE match", setup: ee, certName: "anything.test", want: Delivered, policy: PolicyTLSA, verified: true, stored: true},
@@ -160,6 +161,13 @@ func TestDANEDecisions(t *testing.T) {
 		{name: "only PKIX usages, no STARTTLS", setup: func(n *testNet, c tls.Certificate) {
 			n.dns.TLSA(tlsaAt(n), TLSA{1, 1, 1, make([]byte, 32)})
 		}, certName: "", want: TemporaryFailure, policy: PolicyNotFound, failure: ResultSTARTTLSNotSupported},
+		{name: "RequireDANE, no TLSA", setup: func(n *testNet, c tls.Certificate) {
+			requireDANE = true
+		}, certName: mx, want: TemporaryFailure, policy: PolicyTLSA, failure: ResultDANERequired},
+		{name: "RequireDANE, DANE-EE match", setup: func(n *testNet, c tls.Certificate) {
+			requireDANE = true
+			ee(n, c)
+		}, certName: mx, want: Delivered, policy: PolicyTLSA, verified: true, stored: true},
 		{name: "DANE wins over MTA-STS", setup: func(n *testNet, c tls.Certificate) {
 			ee(n, c)
 			n.dns.TXT("_mta-sts.example.test", "v=STSv1; id=1")
@@ -179,9 +187,12 @@ func TestDANEDecisions(t *testing.T) {
 			}
 			m := n.addMX(mx, o)
 			n.dns.MX("example.test", 10, mx)
+			requireDANE = false
 			tc.setup(n, cert)
+			d := n.deliverer()
+			d.RequireDANE = requireDANE
 
-			rep := deliver(t, n.deliverer(), message("x@example.test"))
+			rep := deliver(t, d, message("x@example.test"))
 
 			r := rep.Results[0]
 			assert.Equal(t, tc.want, r.Status, "%v", r.Err)

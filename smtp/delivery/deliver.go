@@ -62,6 +62,11 @@ type Deliverer struct {
 	// DefaultConcurrency.
 	Concurrency int
 
+	// RequireDANE refuses every MX host without a usable, authenticated
+	// TLSA RRset (a temporary failure with TLS-RPT result dane-required,
+	// RFC 8460 section 4.3.2.1), as Postfix's "dane-only" level does.
+	// Message.TLSRequiredNo lifts it.
+	RequireDANE bool
 	// DisableMTASTS skips MTA-STS.
 	DisableMTASTS bool
 	// STSFetcher fetches MTA-STS policies; nil means one with RootCAs.

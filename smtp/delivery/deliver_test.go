@@ -338,7 +338,11 @@ func TestNetResolverIsNeverAuthentic(t *testing.T) {
 	z := newTestDNS(t)
 	z.MX("example.test", 10, "mx.example.test")
 	z.A("mx.example.test", "192.0.2.1")
+	z.MX("null.test", 0, ".")
 	r := netResolverFor(z.Addr)
+
+	_, _, err := ResolveMX(context.Background(), r, "null.test")
+	assert.ErrorIs(t, err, ErrNullMX, "net.Resolver keeps the root name of a null MX")
 
 	hosts, info, err := ResolveMX(context.Background(), r, "example.test")
 	require.NoError(t, err)

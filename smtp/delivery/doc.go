@@ -58,7 +58,9 @@
 //     result dnssec-invalid (RFC 7672 section 2.2). An authenticated TLSA
 //     RRset with no usable record makes STARTTLS mandatory without
 //     authentication (as Postfix's "dane" level does) and the next rules
-//     still apply. An insecure MX RRset, host or TLSA RRset means no DANE.
+//     still apply. An insecure MX RRset, host or TLSA RRset means no DANE;
+//     with Deliverer.RequireDANE, a host without DANE is refused instead
+//     (a temporary failure, TLS-RPT result dane-required).
 //  3. MTA-STS (RFC 8461) applies when the domain has a policy in mode
 //     enforce or testing: the TXT record "_mta-sts.<domain>" (v=STSv1;
 //     id=...) and the policy at https://mta-sts.<domain>/.well-known/

@@ -99,6 +99,12 @@ func (d *Deliverer) hostPolicy(ctx context.Context, host MXHost, mxInfo, addrInf
 		mandatory = hp.requireTLS
 	}
 
+	if d.RequireDANE && !relaxed {
+		out := TLSOutcome{Policy: PolicyTLSA, Enforced: true}
+		out.fail(ResultDANERequired, "no usable DNSSEC-validated TLSA records for "+host.Name)
+		return hostPolicy{outcome: out}, fmt.Errorf("%w: no usable DANE TLSA records for %s", errTLSPolicy, host.Name)
+	}
+
 	// MTA-STS (RFC 8461 section 5): for hosts without DANE.
 	if p := sts.policy; p != nil && p.Mode != STSNone {
 		// A REQUIRETLS message treats testing as enforce (RFC 8689
