@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 
@@ -172,7 +173,7 @@ func (dd *domainDelivery) send(ctx context.Context, c *smtp.Client, a Attempt, o
 		// Refused before anything was written: the message asks for
 		// something the server does not offer (an extension's
 		// parameter, RFC 5321 section 4.1.4).
-		e := fmt.Errorf("%w: %v", &smtp.Error{Code: 554, Enhanced: smtp.EnhancedCode{5, 3, 3}, Message: "the MX host cannot take the message as sent"}, err)
+		e := localReply(554, smtp.EnhancedCode{5, 3, 3}, "the MX host cannot take the message as sent", err)
 		a.Err = e
 		dd.attempts = append(dd.attempts, a)
 		dd.touchPending(a)
@@ -191,8 +192,8 @@ func (dd *domainDelivery) send(ctx context.Context, c *smtp.Client, a Attempt, o
 		r := &dd.results[i]
 		r.MX, r.IP, r.TLS = a.MX, a.IP, a.TLS
 		e := rr.Err
-		if e == nil {
-			e = err
+		if e == nil && err != nil {
+			e = asReply(err) // a lost connection or an ended context
 		}
 		if e == nil {
 			dd.decide(i, Delivered, nil)
@@ -204,7 +205,7 @@ func (dd *domainDelivery) send(ctx context.Context, c *smtp.Client, a Attempt, o
 			dd.decide(i, PermanentFailure, e)
 			continue
 		}
-		r.Err, r.Reply = e, se
+		r.Err, r.Reply = e, serverReply(e)
 		still = append(still, i)
 	}
 	dd.pending = still
@@ -216,14 +217,50 @@ func (dd *domainDelivery) send(ctx context.Context, c *smtp.Client, a Attempt, o
 	}
 }
 
-// replyError is an *smtp.Error that wraps a cause.
+// replyError is a reply this package made up for a failure it decided
+// itself, with its cause (nil when none). errors.As finds the *smtp.Error
+// in it, but Result.Reply never holds one: it is no server's.
 type replyError struct {
 	reply *smtp.Error
 	cause error
 }
 
-func (e *replyError) Error() string   { return e.reply.Error() + ": " + e.cause.Error() }
-func (e *replyError) Unwrap() []error { return []error{e.reply, e.cause} }
+func (e *replyError) Error() string {
+	if e.cause == nil {
+		return e.reply.Error()
+	}
+	return e.reply.Error() + ": " + e.cause.Error()
+}
+
+func (e *replyError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.reply}
+	}
+	return []error{e.reply, e.cause}
+}
+
+// localReply makes a replyError.
+func localReply(code int, enhanced smtp.EnhancedCode, msg string, cause error) error {
+	return &replyError{reply: &smtp.Error{Code: code, Enhanced: enhanced, Message: msg}, cause: cause}
+}
+
+// serverReply returns the *smtp.Error in err when it is a reply an MX
+// host sent, and nil for one this package or the Client made up (a lost
+// connection is a 451 of the Client's, RFC 5321 section 3.8).
+func serverReply(err error) *smtp.Error {
+	var se *smtp.Error
+	var local *replyError
+	var ne net.Error
+	switch {
+	case err == nil || !errors.As(err, &se),
+		errors.As(err, &local), errors.As(err, &ne),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, ErrNullMX), errors.Is(err, ErrRequireTLS),
+		errors.Is(err, errTLSPolicy), errors.Is(err, errTLSPolicyDNS):
+		return nil
+	}
+	return se
+}
 
 // tempError returns a 451 with the enhanced code c.s.d, for a failure
 // this package decides itself.

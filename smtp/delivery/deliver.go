@@ -140,12 +140,15 @@ func (s Status) String() string {
 type Result struct {
 	Recipient string
 	Status    Status
-	// Err is nil when delivered. Otherwise it says why; errors.As finds
-	// the *smtp.Error when a server (or this package, for failures it
-	// decides itself such as a null MX) gave one.
+	// Err is nil when delivered. Otherwise it says why, and errors.As
+	// always finds an *smtp.Error in it: the server's reply, or one this
+	// package made up with the code a bounce should carry (RFC 3463),
+	// such as ErrNullMX, ErrRequireTLS, 451 4.4.3 for a DNS failure or
+	// 451 4.4.2 for a lost connection.
 	Err error
-	// Reply is the server's reply that decided the outcome, when there
-	// was one: the refusal, or nil with Delivered.
+	// Reply is the reply of the MX host that decided the outcome, when
+	// it was a server's reply (RFC 5321 section 4.2); nil when delivered
+	// or when the failure was decided here.
 	Reply *smtp.Error
 	// MX and IP are the host and address of the last attempt made for
 	// the recipient ("" and the zero Addr when none was).
@@ -168,7 +171,8 @@ type Attempt struct {
 }
 
 // Report is what Deliver returns: one Result per recipient of the
-// message, in the order of Message.To, and every attempt made.
+// message, in the order of Message.To, and every attempt made, domain by
+// domain in the order their first recipient appears in Message.To.
 type Report struct {
 	Results  []Result
 	Attempts []Attempt
@@ -202,22 +206,25 @@ func (d *Deliverer) Deliver(ctx context.Context, msg *Message) (*Report, error) 
 	rep := &Report{Results: make([]Result, len(msg.To))}
 	groups := groupByDomain(msg.To, rep.Results)
 
-	var mu sync.Mutex
+	// Each domain writes only its own recipients' results and its own
+	// slot of attempts.
+	attempts := make([][]Attempt, len(groups))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, positive(d.Concurrency, DefaultConcurrency))
-	for _, g := range groups {
+	for k, g := range groups {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			attempts := d.deliverDomain(ctx, msg, g, rep.Results)
-			mu.Lock()
-			rep.Attempts = append(rep.Attempts, attempts...)
-			mu.Unlock()
+			attempts[k] = d.deliverDomain(ctx, msg, g, rep.Results)
 		}()
 	}
 	wg.Wait()
+
+	for _, a := range attempts {
+		rep.Attempts = append(rep.Attempts, a...)
+	}
 	return rep, nil
 }
 
@@ -239,8 +246,8 @@ func groupByDomain(to []string, results []Result) []*domainGroup {
 		results[i].Recipient = rcpt
 		domain, err := recipientDomain(rcpt)
 		if err != nil {
-			e := &smtp.Error{Code: 553, Enhanced: smtp.EnhancedCode{5, 1, 3}, Message: err.Error()}
-			results[i].Status, results[i].Err = PermanentFailure, e
+			results[i].Status = PermanentFailure
+			results[i].Err = localReply(553, smtp.EnhancedCode{5, 1, 3}, err.Error(), nil)
 			continue
 		}
 		g := byName[domain]

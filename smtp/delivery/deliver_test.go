@@ -76,6 +76,7 @@ func TestDeliverTemporaryFailureMovesOn(t *testing.T) {
 
 	r := rep.Results[0]
 	assert.Equal(t, Delivered, r.Status, "%v", r.Err)
+	assert.Nil(t, r.Reply)
 	assert.Equal(t, "mx2.example.test", r.MX)
 	assert.Empty(t, first.messages())
 	assert.Len(t, second.messages(), 1)
@@ -122,6 +123,7 @@ func TestDeliverAllTemporaryFailures(t *testing.T) {
 	assert.Equal(t, TemporaryFailure, r.Status)
 	assert.Equal(t, "down.example.test", r.MX, "the last host tried")
 	assert.True(t, smtpError(t, r.Err).Temporary())
+	assert.Nil(t, r.Reply, "the last host did not answer")
 	require.Len(t, rep.Attempts, 2)
 	assert.Equal(t, 452, smtpError(t, rep.Attempts[0].Err).Code)
 }
@@ -148,6 +150,7 @@ func TestDeliverNullMX(t *testing.T) {
 	r := rep.Results[0]
 	assert.Equal(t, PermanentFailure, r.Status)
 	assert.Equal(t, smtp.EnhancedCode{5, 1, 10}, smtpError(t, r.Err).Enhanced)
+	assert.Nil(t, r.Reply, "no server said so")
 	assert.Empty(t, rep.Attempts, "no connection is made")
 }
 
@@ -353,4 +356,24 @@ func TestNetResolverIsNeverAuthentic(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []netip.Addr{netip.MustParseAddr("192.0.2.1")}, addrs)
 	assert.False(t, info.Authentic)
+}
+
+func TestDeliverKeepsTheServersReply(t *testing.T) {
+	n := newTestNet(t)
+	n.addMX("mx.example.test", mxOpts{rcpt: func(string) error {
+		return &smtp.Error{Code: 452, Enhanced: smtp.EnhancedCode{4, 2, 2}, Message: "mailbox full"}
+	}})
+	n.dns.MX("example.test", 10, "mx.example.test")
+	n.addMX("mx.other.test", mxOpts{})
+	n.dns.MX("other.test", 10, "mx.other.test")
+
+	rep := deliver(t, n.deliverer(), message("x@example.test", "y@other.test"))
+
+	r := rep.Results[0]
+	assert.Equal(t, TemporaryFailure, r.Status)
+	require.NotNil(t, r.Reply)
+	assert.Equal(t, 452, r.Reply.Code)
+	require.Len(t, rep.Attempts, 2)
+	assert.Equal(t, "example.test", rep.Attempts[0].Domain, "attempts come domain by domain in the order of To")
+	assert.Equal(t, "other.test", rep.Attempts[1].Domain)
 }

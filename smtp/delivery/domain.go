@@ -96,8 +96,8 @@ func (dd *domainDelivery) tryHost(ctx context.Context, host MXHost, mxInfo DNSIn
 	if err != nil {
 		if host.Implicit && !dnsTemporary(err) {
 			// No MX and no address: the domain cannot receive mail.
-			dd.decideAll(PermanentFailure, &smtp.Error{Code: 550, Enhanced: smtp.EnhancedCode{5, 1, 2},
-				Message: fmt.Sprintf("the domain %s has no MX record and no address", dd.domain)})
+			dd.decideAll(PermanentFailure, localReply(550, smtp.EnhancedCode{5, 1, 2},
+				fmt.Sprintf("the domain %s has no MX record and no address", dd.domain), err))
 			return
 		}
 		dd.hostFailed(Attempt{Domain: dd.domain, MX: host.Name}, dnsFailure("address lookup of "+host.Name, err))
@@ -136,12 +136,7 @@ func (dd *domainDelivery) decideAll(s Status, err error) {
 // decide sets the final status of recipient i.
 func (dd *domainDelivery) decide(i int, s Status, err error) {
 	r := &dd.results[i]
-	r.Status, r.Err = s, err
-	r.Reply = nil
-	var se *smtp.Error
-	if err != nil && errors.As(err, &se) {
-		r.Reply = se
-	}
+	r.Status, r.Err, r.Reply = s, err, serverReply(err)
 }
 
 // hostFailed records an attempt that delivered to nobody, for a reason
@@ -167,7 +162,7 @@ func (dd *domainDelivery) refuseRequireTLS(a Attempt, why string) {
 func (dd *domainDelivery) touchPending(a Attempt) {
 	for _, i := range dd.pending {
 		r := &dd.results[i]
-		r.MX, r.IP, r.TLS, r.Err = a.MX, a.IP, a.TLS, a.Err
+		r.MX, r.IP, r.TLS, r.Err, r.Reply = a.MX, a.IP, a.TLS, a.Err, serverReply(a.Err)
 	}
 }
 
@@ -188,7 +183,7 @@ func (dd *domainDelivery) finish() {
 			err = dd.lastErr
 		}
 		if err == nil {
-			err = &smtp.Error{Code: 451, Enhanced: smtp.EnhancedCode{4, 4, 4}, Message: "no MX host could be tried"}
+			err = localReply(451, smtp.EnhancedCode{4, 4, 4}, "no MX host could be tried", nil)
 		}
 		dd.decide(i, TemporaryFailure, err)
 	}
@@ -198,5 +193,5 @@ func (dd *domainDelivery) finish() {
 // dnsFailure wraps a DNS error as a temporary 451 4.4.3 (RFC 3463:
 // directory server failure).
 func dnsFailure(what string, err error) error {
-	return fmt.Errorf("%w: %s: %v", &smtp.Error{Code: 451, Enhanced: smtp.EnhancedCode{4, 4, 3}, Message: "DNS lookup failed"}, what, err)
+	return localReply(451, smtp.EnhancedCode{4, 4, 3}, "DNS lookup failed: "+what, err)
 }
