@@ -53,7 +53,7 @@ type TLSA struct {
 	Data         []byte // the certificate association data
 }
 
-// String formats t as in a zone file: "3 1 1 <hex>".
+// String formats t as in a zone file (RFC 6698 section 2.2): "3 1 1 <hex>".
 func (t TLSA) String() string {
 	return fmt.Sprintf("%d %d %d %x", t.Usage, t.Selector, t.MatchingType, t.Data)
 }

@@ -16,7 +16,12 @@ import (
 	"github.com/postwire/postwire/smtp"
 )
 
-// Defaults of a Deliverer.
+// Defaults of a Deliverer: port 25, the SMTP port, where RFC 7672
+// section 2.2.3 looks for TLSA records (_25._tcp); five minutes for one
+// attempt, as for each command of RFC 5321 section 4.5.3.2, three times
+// that for a whole domain; a bound on the connections of one domain (RFC
+// 5321 section 5.1 lets the client limit the addresses it tries) and on
+// the domains delivered to at once.
 const (
 	DefaultPort           = 25
 	DefaultAttemptTimeout = 5 * time.Minute
@@ -107,7 +112,8 @@ type Message struct {
 	TLSRequiredNo bool
 }
 
-// Status is the outcome class of one recipient.
+// Status is the outcome class of one recipient, as the reply codes
+// classify it (RFC 5321 section 4.2.1: 2yz, 4yz, 5yz).
 type Status int
 
 // Statuses.
@@ -123,7 +129,7 @@ const (
 	PermanentFailure
 )
 
-// String names the status.
+// String names the status (RFC 5321 section 4.2.1 words).
 func (s Status) String() string {
 	switch s {
 	case Delivered:
@@ -136,7 +142,8 @@ func (s Status) String() string {
 	return fmt.Sprintf("Status(%d)", int(s))
 }
 
-// Result is the outcome for one recipient.
+// Result is the outcome for one recipient: what a queue needs to retry
+// it or to bounce it with the reply (RFC 5321 section 6.1, RFC 3464).
 type Result struct {
 	Recipient string
 	Status    Status
@@ -178,7 +185,8 @@ type Report struct {
 	Attempts []Attempt
 }
 
-// Failed returns the results that are not Delivered.
+// Failed returns the results that are not Delivered: the recipients to
+// retry or bounce (RFC 5321 section 4.5.4).
 func (r *Report) Failed() []Result {
 	var f []Result
 	for _, res := range r.Results {
@@ -378,12 +386,14 @@ func (d *Deliverer) SendMail(ctx context.Context, from string, to []string, msg 
 	return nil
 }
 
-// DeliveryError lists the recipients that were not delivered.
+// DeliveryError lists the recipients that were not delivered (RFC 5321
+// section 4.5.4: retry the temporary ones, bounce the permanent ones).
 type DeliveryError struct {
 	Failed []Result
 }
 
-// Error lists each failed recipient with its reason.
+// Error lists each failed recipient with its reason, replies as on the
+// wire (RFC 5321 section 4.2).
 func (e *DeliveryError) Error() string {
 	var b strings.Builder
 	b.WriteString("delivery: ")
@@ -396,8 +406,8 @@ func (e *DeliveryError) Error() string {
 	return b.String()
 }
 
-// Temporary reports whether every failure is temporary, so that the whole
-// message may be tried again later.
+// Temporary reports whether every failure is temporary (4yz, RFC 5321
+// section 4.2.1), so that the whole message may be tried again later.
 func (e *DeliveryError) Temporary() bool {
 	for _, r := range e.Failed {
 		if r.Status != TemporaryFailure {
@@ -407,7 +417,8 @@ func (e *DeliveryError) Temporary() bool {
 	return true
 }
 
-// Unwrap returns each recipient's error, for errors.As.
+// Unwrap returns each recipient's error, for errors.As to find the
+// *smtp.Error replies (RFC 5321 section 4.2).
 func (e *DeliveryError) Unwrap() []error {
 	errs := make([]error, len(e.Failed))
 	for i, r := range e.Failed {

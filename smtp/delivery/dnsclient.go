@@ -50,7 +50,7 @@ var udpBuffers = sync.Pool{New: func() any { b := make([]byte, dnsUDPBuffer); re
 // typeTLSA is the TLSA record type (RFC 6698 section 7.1).
 const typeTLSA dnsmessage.Type = 52
 
-// LookupMX asks for the MX records of domain.
+// LookupMX asks for the MX records of domain (RFC 1035 section 3.3.9).
 func (c *DNSClient) LookupMX(ctx context.Context, domain string) ([]*net.MX, DNSInfo, error) {
 	var mx []*net.MX
 	info, err := c.lookup(ctx, domain, dnsmessage.TypeMX, func(p *dnsmessage.Parser) error {
@@ -64,7 +64,8 @@ func (c *DNSClient) LookupMX(ctx context.Context, domain string) ([]*net.MX, DNS
 	return mx, info, err
 }
 
-// LookupIP asks for the A ("ip4") or AAAA ("ip6") records of host.
+// LookupIP asks for the A ("ip4", RFC 1035 section 3.4.1) or AAAA ("ip6",
+// RFC 3596 section 2) records of host.
 func (c *DNSClient) LookupIP(ctx context.Context, network, host string) ([]netip.Addr, DNSInfo, error) {
 	var addrs []netip.Addr
 	t := dnsmessage.TypeA

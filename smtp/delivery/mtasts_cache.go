@@ -16,7 +16,8 @@ type CachedSTSPolicy struct {
 	Fetched time.Time
 }
 
-// Expired reports whether the policy's max_age has passed at now.
+// Expired reports whether the policy's max_age (RFC 8461 section 3.2) has
+// passed at now.
 func (c *CachedSTSPolicy) Expired(now time.Time) bool {
 	return !now.Before(c.Fetched.Add(c.Policy.MaxAge))
 }
@@ -39,7 +40,7 @@ type MemorySTSCache struct {
 	m  map[string]*CachedSTSPolicy
 }
 
-// Get returns the unexpired policy of domain.
+// Get returns the unexpired policy of domain (RFC 8461 section 5.1).
 func (c *MemorySTSCache) Get(_ context.Context, domain string) (*CachedSTSPolicy, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -54,7 +55,8 @@ func (c *MemorySTSCache) Get(_ context.Context, domain string) (*CachedSTSPolicy
 	return p, true
 }
 
-// Put stores the policy of domain, replacing any earlier one.
+// Put stores the policy of domain, replacing any earlier one (RFC 8461
+// section 5.1: a newer policy replaces the cached one).
 func (c *MemorySTSCache) Put(_ context.Context, domain string, p *CachedSTSPolicy) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

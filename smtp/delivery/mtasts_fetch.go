@@ -16,7 +16,8 @@ import (
 // section 3.3 lets senders bound it; 64 KiB is the limit it suggests).
 const STSMaxPolicySize = 64 << 10
 
-// DefaultSTSFetchTimeout bounds the fetch of one policy.
+// DefaultSTSFetchTimeout bounds the fetch of one policy (RFC 8461 section
+// 3.3 asks senders to bound it; it suggests a minute).
 const DefaultSTSFetchTimeout = 60 * time.Second
 
 // errRedirect refuses an HTTP redirect (RFC 8461 section 3.3).

@@ -12,7 +12,8 @@ import (
 )
 
 // AddressFamily says which of a host's addresses are tried, in which order
-// (RFC 5321 section 5.1 leaves the choice to the client).
+// (RFC 5321 section 5.2 leaves the choice between IPv4 and IPv6 to the
+// client).
 type AddressFamily int
 
 // Address families.
@@ -23,7 +24,7 @@ const (
 	IPv6Only                       // AAAA only
 )
 
-// MXHost is one host to try for a domain.
+// MXHost is one host to try for a domain (RFC 5321 section 5.1).
 type MXHost struct {
 	Name string // lower case, without the trailing dot
 	Pref uint16

@@ -62,7 +62,8 @@ func (r NetResolver) net() *net.Resolver {
 	return r.Resolver
 }
 
-// LookupMX looks up the MX records of domain with net.Resolver.LookupMX.
+// LookupMX looks up the MX records of domain (RFC 1035 section 3.3.9)
+// with net.Resolver.LookupMX.
 func (r NetResolver) LookupMX(ctx context.Context, domain string) ([]*net.MX, DNSInfo, error) {
 	mx, err := r.net().LookupMX(ctx, domain)
 	if err != nil && len(mx) == 0 {
@@ -71,7 +72,8 @@ func (r NetResolver) LookupMX(ctx context.Context, domain string) ([]*net.MX, DN
 	return mx, DNSInfo{}, nil
 }
 
-// LookupIP looks up the A ("ip4") or AAAA ("ip6") records of host.
+// LookupIP looks up the A ("ip4", RFC 1035 section 3.4.1) or AAAA
+// ("ip6", RFC 3596 section 2) records of host.
 func (r NetResolver) LookupIP(ctx context.Context, network, host string) ([]netip.Addr, DNSInfo, error) {
 	addrs, err := r.net().LookupNetIP(ctx, network, host)
 	if err != nil {
@@ -83,7 +85,7 @@ func (r NetResolver) LookupIP(ctx context.Context, network, host string) ([]neti
 	return addrs, DNSInfo{}, nil
 }
 
-// LookupTXT looks up the TXT records of name.
+// LookupTXT looks up the TXT records of name (RFC 1035 section 3.3.14).
 func (r NetResolver) LookupTXT(ctx context.Context, name string) ([]string, DNSInfo, error) {
 	txt, err := r.net().LookupTXT(ctx, name)
 	if err != nil {

@@ -37,7 +37,7 @@ type TLSFailure struct {
 	Detail string
 }
 
-// Error returns the result type and the detail.
+// Error returns the result type (RFC 8460 section 4.3) and the detail.
 func (f *TLSFailure) Error() string {
 	if f.Detail == "" {
 		return string(f.Result)
