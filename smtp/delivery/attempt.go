@@ -154,16 +154,54 @@ func (d *Deliverer) tlsConfig(host MXHost, hp hostPolicy, out *TLSOutcome) *tls.
 // send sends the message to the pending recipients over c and decides
 // each: delivered, refused for good by a 5xx, or left pending for the next
 // host after a 4xx or a broken connection (RFC 5321 section 4.2.1).
+// Recipients refused with 452 for too many recipients go again in a new
+// transaction on the same connection, while each transaction delivers to
+// someone (RFC 5321 section 4.5.3.1.10).
 func (dd *domainDelivery) send(ctx context.Context, c *smtp.Client, a Attempt, out TLSOutcome) {
 	a.TLS = out
-	env := smtp.Envelope{From: dd.msg.From, MailOptions: dd.msg.MailOptions}
-	env.To = make([]string, len(dd.pending))
-	for k, i := range dd.pending {
+	batch := dd.pending
+	var left []int
+	for len(batch) > 0 {
+		t := dd.transaction(ctx, c, a, batch)
+		if t.err != nil {
+			a.Err = t.err
+		}
+		left = append(left, t.other...)
+		if t.broken || t.delivered == 0 {
+			left = append(left, t.tooMany...)
+			break
+		}
+		batch = t.tooMany
+	}
+	c.Quit(ctx)
+
+	dd.pending = left
+	dd.attempts = append(dd.attempts, a)
+	if len(left) > 0 {
+		dd.lastErr = a.Err
+		dd.otherFail = true
+	}
+}
+
+// transactionResult is what one transaction did to its recipients.
+type transactionResult struct {
+	delivered int
+	tooMany   []int // refused with 452: may go in another transaction
+	other     []int // refused with another 4xx, or cut off: for the next host
+	err       error // the last failure
+	broken    bool  // the connection cannot carry another transaction
+}
+
+// transaction sends one MAIL, the RCPTs of batch and the body, and
+// decides the recipients delivered or refused for good.
+func (dd *domainDelivery) transaction(ctx context.Context, c *smtp.Client, a Attempt, batch []int) transactionResult {
+	env := smtp.Envelope{From: dd.msg.From, MailOptions: dd.msg.MailOptions, To: make([]string, len(batch))}
+	for k, i := range batch {
 		env.To[k] = dd.msg.To[i]
 	}
 	if dd.msg.RcptOptions != nil {
-		env.RcptOptions = make([]*smtp.RcptOptions, len(dd.pending))
-		for k, i := range dd.pending {
+		env.RcptOptions = make([]*smtp.RcptOptions, len(batch))
+		for k, i := range batch {
 			env.RcptOptions[k] = dd.msg.RcptOptions[i]
 		}
 	}
@@ -174,21 +212,17 @@ func (dd *domainDelivery) send(ctx context.Context, c *smtp.Client, a Attempt, o
 		// something the server does not offer (an extension's
 		// parameter, RFC 5321 section 4.1.4).
 		e := localReply(554, smtp.EnhancedCode{5, 3, 3}, "the MX host cannot take the message as sent", err)
-		a.Err = e
-		dd.attempts = append(dd.attempts, a)
-		dd.touchPending(a)
-		dd.decideAll(PermanentFailure, e)
-		c.Quit(ctx)
-		return
-	}
-	if err == nil {
-		c.Quit(ctx)
+		for _, i := range batch {
+			r := &dd.results[i]
+			r.MX, r.IP, r.TLS = a.MX, a.IP, a.TLS
+			dd.decide(i, PermanentFailure, e)
+		}
+		return transactionResult{err: e, broken: true}
 	}
 
-	var still []int
-	var attemptErr error
+	var t transactionResult
 	for k, rr := range res.Recipients {
-		i := dd.pending[k]
+		i := batch[k]
 		r := &dd.results[i]
 		r.MX, r.IP, r.TLS = a.MX, a.IP, a.TLS
 		e := rr.Err
@@ -197,24 +231,24 @@ func (dd *domainDelivery) send(ctx context.Context, c *smtp.Client, a Attempt, o
 		}
 		if e == nil {
 			dd.decide(i, Delivered, nil)
+			t.delivered++
 			continue
 		}
-		attemptErr = e
-		var se *smtp.Error
-		if errors.As(e, &se) && !se.Temporary() {
+		t.err = e
+		se := serverReply(e)
+		switch {
+		case se != nil && !se.Temporary():
 			dd.decide(i, PermanentFailure, e)
-			continue
+		case se != nil && se.Code == 452 && rr.Err != nil:
+			r.Err, r.Reply = e, se
+			t.tooMany = append(t.tooMany, i)
+		default:
+			r.Err, r.Reply = e, se
+			t.other = append(t.other, i)
 		}
-		r.Err, r.Reply = e, serverReply(e)
-		still = append(still, i)
 	}
-	dd.pending = still
-	a.Err = attemptErr
-	dd.attempts = append(dd.attempts, a)
-	if len(still) > 0 {
-		dd.lastErr = attemptErr
-		dd.otherFail = true
-	}
+	t.broken = err != nil && serverReply(err) == nil
+	return t
 }
 
 // replyError is a reply this package made up for a failure it decided

@@ -243,8 +243,7 @@ func TestSendMailError(t *testing.T) {
 func TestDeliverPlaintextAfterFailedOpportunisticHandshake(t *testing.T) {
 	n := newTestNet(t)
 	cert := n.ca.valid(t, "mx.example.test")
-	m := n.addMX("mx.example.test", mxOpts{cert: &cert})
-	m.srv.TLSConfig.MaxVersion = tls.VersionTLS11 // below what the client accepts
+	m := n.addMX("mx.example.test", mxOpts{cert: &cert, tlsMax: tls.VersionTLS11}) // below what the client accepts
 	n.dns.MX("example.test", 10, "mx.example.test")
 
 	rep := deliver(t, n.deliverer(), message("x@example.test"))
@@ -376,4 +375,26 @@ func TestDeliverKeepsTheServersReply(t *testing.T) {
 	require.Len(t, rep.Attempts, 2)
 	assert.Equal(t, "example.test", rep.Attempts[0].Domain, "attempts come domain by domain in the order of To")
 	assert.Equal(t, "other.test", rep.Attempts[1].Domain)
+}
+
+func TestDeliverSplitsAfterTooManyRecipients(t *testing.T) {
+	n := newTestNet(t)
+	m := n.addMX("mx.example.test", mxOpts{maxRcpt: 2}) // the rest get 452 4.5.3
+	n.dns.MX("example.test", 10, "mx.example.test")
+	var to []string
+	for i := range 5 {
+		to = append(to, "r"+strconv.Itoa(i)+"@example.test")
+	}
+
+	rep := deliver(t, n.deliverer(), message(to...))
+
+	for _, r := range rep.Results {
+		assert.Equal(t, Delivered, r.Status, "%s: %v", r.Recipient, r.Err)
+	}
+	msgs := m.messages()
+	require.Len(t, msgs, 3, "transactions of 2, 2 and 1 recipients")
+	assert.Equal(t, []string{"r0@example.test", "r1@example.test"}, msgs[0].to)
+	assert.Equal(t, []string{"r4@example.test"}, msgs[2].to)
+	assert.Equal(t, 1, m.connections(), "all on one connection")
+	assert.Len(t, rep.Attempts, 1)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -128,16 +127,12 @@ func TestSTSFetch(t *testing.T) {
 
 func TestSTSFetchTimeout(t *testing.T) {
 	n := newTestNet(t)
-	release := make(chan struct{})
-	var once sync.Once
-	n.https.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		<-release
-	})
-	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	n.https.set("slow.test", testPolicy{hang: true})
 	f := n.https.fetcher()
 	f.Timeout = 100 * time.Millisecond
+
 	_, err := f.Fetch(context.Background(), "slow.test")
-	once.Do(func() { close(release) })
+
 	var tf *TLSFailure
 	require.ErrorAs(t, err, &tf)
 	assert.Equal(t, ResultSTSPolicyFetchError, tf.Result)

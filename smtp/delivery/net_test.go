@@ -64,6 +64,8 @@ type mxOpts struct {
 	requireTLS bool             // offer REQUIRETLS
 	rcpt       func(to string) error
 	ip         string // "" means the next 127.0.0.N
+	maxRcpt    int    // Server.MaxRecipients
+	tlsMax     uint16 // tls.Config.MaxVersion
 }
 
 // testMX is an smtp.Server standing for one MX host.
@@ -115,10 +117,11 @@ func (n *testNet) addMX(name string, o mxOpts) *testMX {
 		Hostname:         name,
 		Backend:          smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return m.newSession(c, o.rcpt), nil }),
 		EnableREQUIRETLS: o.requireTLS,
+		MaxRecipients:    o.maxRcpt,
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	if o.cert != nil {
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*o.cert}}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*o.cert}, MaxVersion: o.tlsMax}
 	}
 	m.srv = srv
 	done := make(chan struct{})
@@ -193,6 +196,7 @@ type testPolicy struct {
 	contentType string // "" means text/plain
 	body        string
 	redirect    string
+	hang        bool // answer nothing until the client gives up
 }
 
 func newTestPolicyServer(t testing.TB, ca *testCA) *testPolicyServer {
@@ -243,6 +247,10 @@ func (p *testPolicyServer) serve(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 	if !ok {
 		http.NotFound(w, r)
+		return
+	}
+	if tp.hang {
+		<-r.Context().Done()
 		return
 	}
 	if tp.redirect != "" {
