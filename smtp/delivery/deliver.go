@@ -84,8 +84,9 @@ type Deliverer struct {
 	RootCAs *x509.CertPool
 
 	// DialOptions are the client settings for each connection (timeouts,
-	// trace, pipelining, chunking); LocalName and TLSConfig are set by
-	// the Deliverer. nil means the defaults.
+	// trace, pipelining, chunking, a Dialer with a local address);
+	// LocalName and TLSConfig are set by the Deliverer, and ChunkSize
+	// defaults to 16 KiB unless Chunking is set. nil means the defaults.
 	DialOptions *smtp.DialOptions
 
 	// Now is the clock for certificate validity and policy ages; nil
