@@ -60,8 +60,8 @@ func (accept) Data(_ context.Context, r io.Reader) error {
 func (accept) Reset()        {}
 func (accept) Logout() error { return nil }
 
-// Deliver a message to two domains: one whose MX host (on loopback here)
-// takes it, and one that publishes a null MX (RFC 7505).
+// Example delivers a message to two domains: one whose MX host (on
+// loopback here) takes it, and one that publishes a null MX (RFC 7505).
 func Example() {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -115,7 +115,8 @@ func LookupAddrs(ctx context.Context, r Resolver, host string, family AddressFam
 	return addrs, info, nil
 }
 
-// errTemporaryDNS tells a DNS failure that may pass from a final one.
+// dnsTemporary reports whether a DNS failure may pass (SERVFAIL, a
+// timeout), as opposed to a final one (NXDOMAIN, no record).
 func dnsTemporary(err error) bool {
 	var de *net.DNSError
 	if errors.As(err, &de) {
