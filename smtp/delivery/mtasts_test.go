@@ -143,7 +143,7 @@ type stsCase struct {
 	name    string
 	txt     string // "" means no _mta-sts TXT record
 	policy  *testPolicy
-	mxCert  string // "valid", "mismatch", "none" (no STARTTLS)
+	mxCert  string // "valid", "mismatch", "expired", "untrusted", "none" (no STARTTLS)
 	want    Status
 	policyT PolicyType
 	mode    STSMode
@@ -164,6 +164,9 @@ func TestMTASTSDecisions(t *testing.T) {
 		{name: "enforce, MX not listed", txt: "v=STSv1; id=1", policy: enforceOther, mxCert: "valid", want: TemporaryFailure, policyT: PolicySTS, mode: STSEnforce, failure: ResultValidationFailure},
 		{name: "enforce, certificate mismatch", txt: "v=STSv1; id=1", policy: enforce, mxCert: "mismatch", want: TemporaryFailure, policyT: PolicySTS, mode: STSEnforce, failure: ResultCertificateHostMismatch},
 		{name: "enforce, no STARTTLS", txt: "v=STSv1; id=1", policy: enforce, mxCert: "none", want: TemporaryFailure, policyT: PolicySTS, mode: STSEnforce, failure: ResultSTARTTLSNotSupported},
+		{name: "enforce, certificate expired", txt: "v=STSv1; id=1", policy: enforce, mxCert: "expired", want: TemporaryFailure, policyT: PolicySTS, mode: STSEnforce, failure: ResultCertificateExpired},
+		{name: "enforce, certificate from an unknown CA", txt: "v=STSv1; id=1", policy: enforce, mxCert: "untrusted", want: TemporaryFailure, policyT: PolicySTS, mode: STSEnforce, failure: ResultCertificateNotTrusted},
+		{name: "testing, MX not listed", txt: "v=STSv1; id=1", policy: &testPolicy{body: "version: STSv1\nmode: testing\nmx: mx.elsewhere.test\nmax_age: 86400\n"}, mxCert: "valid", want: Delivered, policyT: PolicySTS, mode: STSTesting, failure: ResultValidationFailure, stored: true},
 		{name: "testing, certificate mismatch", txt: "v=STSv1; id=1", policy: testing_, mxCert: "mismatch", want: Delivered, policyT: PolicySTS, mode: STSTesting, failure: ResultCertificateHostMismatch, stored: true},
 		{name: "testing, no STARTTLS", txt: "v=STSv1; id=1", policy: testing_, mxCert: "none", want: Delivered, policyT: PolicySTS, mode: STSTesting, failure: ResultSTARTTLSNotSupported, stored: true},
 		{name: "mode none", txt: "v=STSv1; id=1", policy: none, mxCert: "mismatch", want: Delivered, policyT: PolicyNotFound, stored: true},
@@ -177,6 +180,12 @@ func TestMTASTSDecisions(t *testing.T) {
 				o.cert = &c
 			case "mismatch":
 				c := n.ca.valid(t, "someone.else.test")
+				o.cert = &c
+			case "expired":
+				c := n.ca.leaf(t, time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour), "mx.example.test")
+				o.cert = &c
+			case "untrusted":
+				c := newTestCA(t, "Unknown CA").valid(t, "mx.example.test")
 				o.cert = &c
 			}
 			m := n.addMX("mx.example.test", o)
