@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"crypto/tls"
+	"net"
 	"errors"
 	"net/netip"
 	"strconv"
@@ -207,6 +208,11 @@ func TestDeliverOpportunisticTLS(t *testing.T) {
 }
 
 func TestDeliverAddressFamilyIPv6(t *testing.T) {
+	probe, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback on this machine: %v", err)
+	}
+	probe.Close()
 	n := newTestNet(t)
 	m := n.addMX("mx.example.test", mxOpts{ip: "::1"})
 	n.dns.A("mx.example.test", "127.0.0.250") // nothing listens there
