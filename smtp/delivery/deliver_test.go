@@ -3,8 +3,8 @@ package delivery
 import (
 	"context"
 	"crypto/tls"
-	"net"
 	"errors"
+	"net"
 	"net/netip"
 	"strconv"
 	"testing"
