@@ -122,8 +122,12 @@ func (d *Deliverer) connect(ctx context.Context, ip netip.Addr) (*smtp.Client, e
 // is checked by VerifyConnection as hp says, recording the result in out,
 // and refused only when hp enforces it.
 func (d *Deliverer) tlsConfig(host MXHost, hp hostPolicy, out *TLSOutcome) *tls.Config {
+	sni := host.Name
+	if hp.sni != "" {
+		sni = hp.sni
+	}
 	return &tls.Config{
-		ServerName:         host.Name,
+		ServerName:         sni,
 		InsecureSkipVerify: true, // checked below, by the host's policy
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			var err error

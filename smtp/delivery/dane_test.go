@@ -221,7 +221,8 @@ func TestDANECNAMEExpansion(t *testing.T) {
 	assert.Equal(t, Delivered, r.Status, "%v", r.Err)
 	assert.Equal(t, PolicyTLSA, r.TLS.Policy)
 	assert.True(t, r.TLS.Verified, "DANE-TA accepts the TLSA base domain after CNAME expansion")
-	assert.Len(t, m.messages(), 1)
+	require.Len(t, m.messages(), 1)
+	assert.Equal(t, "real.example.test", m.messages()[0].sni, "the SNI is the TLSA base domain")
 }
 
 func TestDANEFollowsPortSetting(t *testing.T) {

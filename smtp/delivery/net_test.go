@@ -85,6 +85,7 @@ type testMsg struct {
 	to         []string
 	body       string
 	tls        bool
+	sni        string // the server name the client sent
 	requireTLS bool
 }
 
@@ -149,8 +150,8 @@ func (m *testMX) newSession(c *smtp.Conn, rcpt func(string) error) *testSession 
 }
 
 func (s *testSession) Mail(_ context.Context, from string, o *smtp.MailOptions) error {
-	_, tlsOn := s.c.TLS()
-	s.msg = testMsg{from: from, tls: tlsOn, requireTLS: o != nil && o.RequireTLS}
+	cs, tlsOn := s.c.TLS()
+	s.msg = testMsg{from: from, tls: tlsOn, sni: cs.ServerName, requireTLS: o != nil && o.RequireTLS}
 	return nil
 }
 

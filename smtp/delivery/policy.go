@@ -20,6 +20,9 @@ type hostPolicy struct {
 	verify verifyKind
 	tlsa   []TLSA   // the usable records, for verifyDANE
 	names  []string // reference identifiers for DANE-TA
+	// sni is the server name to send, when not the MX host name: the
+	// TLSA base domain (RFC 7672 section 8.1).
+	sni string
 	// requireTLS makes STARTTLS mandatory: without it, or after a failed
 	// handshake, nothing is sent.
 	requireTLS bool
@@ -166,6 +169,7 @@ func (d *Deliverer) danePolicy(ctx context.Context, tr TLSAResolver, host MXHost
 			verify:     verifyDANE,
 			tlsa:       usable,
 			names:      bases,
+			sni:        base,
 			requireTLS: !relaxed,
 			enforce:    !relaxed,
 			outcome:    TLSOutcome{Policy: PolicyTLSA, Enforced: !relaxed},
