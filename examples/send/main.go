@@ -7,6 +7,16 @@
 // The message is read from the file named on the command line, or from
 // standard input. -v prints the whole dialogue (credentials masked) on
 // standard error.
+//
+// With -mx the message goes straight to the MX hosts of each recipient's
+// domain instead of to -server (package smtp/delivery: MX resolution,
+// DANE, MTA-STS, REQUIRETLS), and each recipient's outcome is printed with
+// the TLS policy that applied:
+//
+//	go run ./examples/send -mx -name mail.example.org -from a@example.org -to b@example.net message.eml
+//
+// DANE needs a validating resolver: -dnssec-resolver 127.0.0.1:53 sends
+// every DNS query there and believes its AD bit, so use one on loopback.
 package main
 
 import (
@@ -22,6 +32,7 @@ import (
 
 	"github.com/postwire/postwire/sasl"
 	"github.com/postwire/postwire/smtp"
+	"github.com/postwire/postwire/smtp/delivery"
 )
 
 // recipients collects the repeatable -to flag.
@@ -49,6 +60,10 @@ func main() {
 	localName := flag.String("name", "localhost", "name to send with EHLO")
 	timeout := flag.Duration("timeout", 2*time.Minute, "give up after this long")
 	verbose := flag.Bool("v", false, "print the whole dialogue on standard error")
+	mx := flag.Bool("mx", false, "deliver directly to each recipient domain's MX hosts instead of -server")
+	mxPort := flag.Int("mx-port", 25, "TCP port of the MX hosts, with -mx")
+	dnssec := flag.String("dnssec-resolver", "", "with -mx: `host:port` of a validating DNS resolver, for DANE")
+	requireTLS := flag.Bool("requiretls", false, "with -mx: mark the message REQUIRETLS (RFC 8689)")
 	flag.Parse()
 
 	if err := run(config{
@@ -56,6 +71,7 @@ func main() {
 		insecure: *insecure, authMech: *authMech, user: *user, password: *password, lmtp: *lmtp,
 		noPipelining: *noPipelining, chunking: *chunking, noChunking: *noChunking, smtputf8: *smtputf8, localName: *localName,
 		timeout: *timeout, verbose: *verbose, file: flag.Arg(0),
+		mx: *mx, mxPort: *mxPort, dnssecResolver: *dnssec, requireTLS: *requireTLS,
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, "send:", err)
 		os.Exit(1)
@@ -68,6 +84,13 @@ type config struct {
 	startTLS, implicitTLS, insecure, lmtp                   bool
 	noPipelining, chunking, noChunking, smtputf8, verbose   bool
 	timeout                                                 time.Duration
+
+	// -mx: direct delivery.
+	mx, requireTLS bool
+	mxPort         int
+	dnssecResolver string
+	resolver       delivery.Resolver // tests' own; nil means from dnssecResolver
+	out            io.Writer         // nil means standard output
 }
 
 // run sends one message as cfg says: it connects, greets, secures and
@@ -83,6 +106,9 @@ func run(cfg config) error {
 	defer body.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
 	defer cancel()
+	if cfg.mx {
+		return deliverDirect(ctx, cfg, body)
+	}
 
 	c, err := connect(ctx, cfg)
 	if err != nil {
@@ -216,4 +242,76 @@ func mechanism(cfg config) (sasl.Client, error) {
 		return sasl.NewScramSHA256Client(cfg.user, password, ""), nil
 	}
 	return nil, fmt.Errorf("-auth %q: want plain, login, cram-md5 or scram-sha-256", cfg.authMech)
+}
+
+// deliverDirect delivers the message to the recipients' MX hosts and
+// prints each recipient's outcome and TLS policy.
+func deliverDirect(ctx context.Context, cfg config, body io.Reader) error {
+	msg, err := io.ReadAll(body)
+	if err != nil {
+		return err
+	}
+	out := cfg.out
+	if out == nil {
+		out = os.Stdout
+	}
+	d := &delivery.Deliverer{
+		Hostname:       cfg.localName,
+		Resolver:       cfg.resolver,
+		DNSSECResolver: cfg.dnssecResolver,
+		Port:           cfg.mxPort,
+		DialOptions:    &smtp.DialOptions{DisablePipelining: cfg.noPipelining, Chunking: cfg.chunking},
+	}
+	if cfg.verbose {
+		d.DialOptions.Trace = os.Stderr
+	}
+	m := &delivery.Message{Envelope: smtp.Envelope{From: cfg.from, To: cfg.to}, Body: msg,
+		TLSRequiredNo: delivery.HasTLSRequiredNo(msg)}
+	if cfg.requireTLS || cfg.smtputf8 {
+		m.MailOptions = &smtp.MailOptions{RequireTLS: cfg.requireTLS, UTF8: cfg.smtputf8}
+	}
+
+	rep, err := d.Deliver(ctx, m)
+	if err != nil {
+		return err
+	}
+	for _, r := range rep.Results {
+		fmt.Fprintf(out, "recipient <%s>: %s", r.Recipient, r.Status)
+		if r.MX != "" {
+			fmt.Fprintf(out, " via %s [%s]", r.MX, r.IP)
+		}
+		if r.Err != nil {
+			fmt.Fprintf(out, ": %v", r.Err)
+		}
+		if r.MX == "" {
+			fmt.Fprintln(out, "; no host was connected to")
+			continue
+		}
+		fmt.Fprintf(out, "; TLS policy %s\n", describeTLS(r.TLS))
+	}
+	if failed := rep.Failed(); len(failed) > 0 {
+		return fmt.Errorf("%d of %d recipients not delivered", len(failed), len(rep.Results))
+	}
+	return nil
+}
+
+// describeTLS tells the policy and what became of TLS, in TLS-RPT's words
+// (RFC 8460).
+func describeTLS(o delivery.TLSOutcome) string {
+	s := string(o.Policy)
+	if o.STSMode != "" {
+		s += " (" + string(o.STSMode) + ")"
+	}
+	switch {
+	case o.TLS && o.Verified:
+		s += ", " + tls.VersionName(o.Version) + ", verified"
+	case o.TLS:
+		s += ", " + tls.VersionName(o.Version) + ", not verified"
+	default:
+		s += ", no TLS"
+	}
+	if o.Failure != "" {
+		s += ", failure " + string(o.Failure)
+	}
+	return s
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,8 +14,11 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +28,7 @@ import (
 
 	"github.com/postwire/postwire/sasl"
 	"github.com/postwire/postwire/smtp"
+	"github.com/postwire/postwire/smtp/delivery"
 )
 
 // A backend keeping every body, offering the mechanisms of -auth for user
@@ -163,4 +168,61 @@ func TestSendRefusals(t *testing.T) {
 	cfg.authMech = "digest-md5"
 	require.Error(t, run(cfg))
 	assert.Empty(t, st.bodies)
+}
+
+// mxResolver points example.org at an MX host on 127.0.0.1 and gives
+// null.test a null MX (RFC 7505); every other name does not exist.
+type mxResolver struct{}
+
+func notFound(name string) error {
+	return &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+}
+
+func (mxResolver) LookupMX(_ context.Context, domain string) ([]*net.MX, delivery.DNSInfo, error) {
+	switch domain {
+	case "example.org":
+		return []*net.MX{{Host: "mx.example.org.", Pref: 10}}, delivery.DNSInfo{}, nil
+	case "null.test":
+		return []*net.MX{{Host: ".", Pref: 0}}, delivery.DNSInfo{}, nil
+	}
+	return nil, delivery.DNSInfo{}, notFound(domain)
+}
+
+func (mxResolver) LookupIP(_ context.Context, network, host string) ([]netip.Addr, delivery.DNSInfo, error) {
+	if host == "mx.example.org" && network == "ip4" {
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, delivery.DNSInfo{}, nil
+	}
+	return nil, delivery.DNSInfo{}, notFound(host)
+}
+
+func (mxResolver) LookupTXT(_ context.Context, name string) ([]string, delivery.DNSInfo, error) {
+	return nil, delivery.DNSInfo{}, notFound(name)
+}
+
+func TestSendMX(t *testing.T) {
+	message := "From: a@example.org\r\nSubject: direct\r\n\r\nbody\r\n"
+	file := filepath.Join(t.TempDir(), "message.eml")
+	require.NoError(t, os.WriteFile(file, []byte(message), 0o600))
+	st := &store{}
+	srv := &smtp.Server{Hostname: "mx.example.org", Backend: st, TLSConfig: testCert(t), Logger: slog.New(slog.DiscardHandler)}
+	addr := serve(t, srv, false)
+	_, port, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	var out bytes.Buffer
+	cfg := config{mx: true, resolver: mxResolver{}, out: &out, from: "a@example.org",
+		to: []string{"b@example.org", "c@null.test"}, file: file, localName: "localhost", timeout: 10 * time.Second}
+	cfg.mxPort, err = strconv.Atoi(port)
+	require.NoError(t, err)
+
+	err = run(cfg)
+
+	require.ErrorContains(t, err, "1 of 2 recipients not delivered")
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 2, out.String())
+	assert.Regexp(t, `^recipient <b@example.org>: delivered via mx.example.org \[127.0.0.1\]; TLS policy no-policy-found, TLS 1\.[23], not verified$`, lines[0])
+	assert.Regexp(t, `^recipient <c@null.test>: permanent failure: 556 5\.1\.10 .*; no host was connected to$`, lines[1])
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	require.Len(t, st.bodies, 1)
+	assert.Equal(t, message, st.bodies[0])
 }
