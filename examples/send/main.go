@@ -260,7 +260,7 @@ func deliverDirect(ctx context.Context, cfg config, body io.Reader) error {
 		Resolver:       cfg.resolver,
 		DNSSECResolver: cfg.dnssecResolver,
 		Port:           cfg.mxPort,
-		DialOptions:    &smtp.DialOptions{DisablePipelining: cfg.noPipelining, Chunking: cfg.chunking},
+		DialOptions:    &smtp.DialOptions{DisablePipelining: cfg.noPipelining, DisableChunking: cfg.noChunking},
 	}
 	if cfg.verbose {
 		d.DialOptions.Trace = os.Stderr

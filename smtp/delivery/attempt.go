@@ -94,12 +94,6 @@ func (d *Deliverer) connect(ctx context.Context, ip netip.Addr) (*smtp.Client, e
 		opts = *d.DialOptions
 	}
 	opts.LocalName, opts.TLSConfig = d.hostname, nil
-	if !opts.Chunking && opts.ChunkSize == 0 {
-		// The Client sizes its body buffer from ChunkSize even for DATA;
-		// without CHUNKING asked for, BDAT is used only for BINARYMIME,
-		// where 16 KiB chunks do as well as 64 KiB ones.
-		opts.ChunkSize = 16 << 10
-	}
 	// NewClient reads the greeting without a context: closing the
 	// connection when ctx ends bounds the wait.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })

@@ -150,7 +150,7 @@ func (m *testMX) newSession(c *smtp.Conn, rcpt func(string) error) *testSession 
 }
 
 func (s *testSession) Mail(_ context.Context, from string, o *smtp.MailOptions) error {
-	cs, tlsOn := s.c.TLS()
+	cs, tlsOn := s.c.TLSConnectionState()
 	s.msg = testMsg{from: from, tls: tlsOn, sni: cs.ServerName, requireTLS: o != nil && o.RequireTLS}
 	return nil
 }
