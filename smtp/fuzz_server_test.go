@@ -33,24 +33,6 @@ func FuzzParseBDAT(f *testing.F) {
 	})
 }
 
-func FuzzParseDeliverBy(f *testing.F) {
-	for _, s := range []string{"120;R", "-10;NT", "0;N", "0;R", ";R", "10;", "10;X", "+5;N", "99999999999;N", "10;RT", "10;rt"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, v string) {
-		by, ok := parseDeliverBy(v)
-		if !ok {
-			return
-		}
-		if by.Mode != DeliverByNotify && by.Mode != DeliverByReturn {
-			t.Fatalf("parseDeliverBy(%q): mode %q", v, by.Mode)
-		}
-		if by.Mode == DeliverByReturn && by.Time <= 0 {
-			t.Fatalf("parseDeliverBy(%q): R with time %v", v, by.Time)
-		}
-	})
-}
-
 // FuzzServerSession feeds arbitrary client input to a server and checks
 // that it never panics (a recovered panic would show as 421 4.3.0) and
 // that everything it writes is well-formed replies.

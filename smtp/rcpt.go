@@ -1,9 +1,6 @@
 package smtp
 
 import (
-	"strings"
-
-	"github.com/postwire/postwire/internal/ascii"
 	"github.com/postwire/postwire/textproto"
 )
 
@@ -24,8 +21,8 @@ func (c *Conn) handleRcpt(args []byte) outcome {
 	opts := &c.rcptOpts
 	*opts = RcptOptions{}
 	for i := range params {
-		if perr := c.rcptParam(opts, &params[i]); perr != nil {
-			return failure(paramError(perr, params[i].Keyword))
+		if err := c.rcptParam(opts, &params[i]); err != nil {
+			return failure(err)
 		}
 	}
 
@@ -37,74 +34,21 @@ func (c *Conn) handleRcpt(args []byte) outcome {
 	return answer(250, EnhancedCode{2, 1, 5}, "Recipient OK")
 }
 
-// rcptParam checks one RCPT parameter and stores it in opts.
+// rcptParam checks one RCPT parameter against what was advertised and,
+// through textproto's codec of its value, stores it in opts; the errors
+// are mailParam's.
 func (c *Conn) rcptParam(opts *RcptOptions, p *textproto.Param) error {
 	if !c.exts.RcptParamAllowed(p.Keyword) {
-		return errUnknownParam
+		return textproto.ErrUnknownParameter(p.Keyword)
 	}
+	var err error
 	switch p.Keyword {
 	case "NOTIFY": // RFC 3461 section 4.1
-		if !p.HasValue || opts.Notify != nil {
-			return errBadValue
-		}
-		notify := c.notifyBuf[:0]
-		for v := range strings.SplitSeq(p.Value, ",") {
-			var n DSNNotify
-			switch ascii.ToUpper(v) {
-			case "NEVER":
-				n = DSNNotifyNever
-			case "SUCCESS":
-				n = DSNNotifySuccess
-			case "FAILURE":
-				n = DSNNotifyFailure
-			case "DELAY":
-				n = DSNNotifyDelayed
-			default:
-				return errBadValue
-			}
-			for _, seen := range notify {
-				if seen == n {
-					return errBadValue
-				}
-			}
-			if len(notify) == len(c.notifyBuf) {
-				return errBadValue
-			}
-			notify = append(notify, n)
-		}
-		// NEVER stands alone (RFC 3461 section 4.1).
-		if len(notify) > 1 {
-			for _, n := range notify {
-				if n == DSNNotifyNever {
-					return errBadValue
-				}
-			}
-		}
-		opts.Notify = notify
-	case "ORCPT": // RFC 3461 section 4.2: addr-type ";" xtext
-		semi := strings.IndexByte(p.Value, ';')
-		if semi <= 0 {
-			return errBadValue
-		}
-		typ := ascii.ToUpper(p.Value[:semi])
-		var addr string
-		var err error
-		switch typ {
-		case "RFC822":
-			opts.OriginalRecipientType = DSNAddressTypeRFC822
-			addr, err = textproto.DecodeXtext(p.Value[semi+1:])
-		case "UTF-8":
-			opts.OriginalRecipientType = DSNAddressTypeUTF8
-			addr, err = textproto.DecodeUTF8AddrXtext(p.Value[semi+1:])
-		default:
-			return errBadValue
-		}
-		if err != nil {
-			return errBadValue
-		}
-		opts.OriginalRecipient = addr
+		opts.Notify, err = textproto.ParseNotify(c.notifyBuf[:0], p.Value)
+	case "ORCPT": // RFC 3461 section 4.2, RFC 6533 section 3
+		opts.OriginalRecipientType, opts.OriginalRecipient, err = textproto.ParseORCPT(p.Value)
 	default:
-		return errUnknownParam
+		err = textproto.ErrUnknownParameter(p.Keyword)
 	}
-	return nil
+	return err
 }
