@@ -108,6 +108,7 @@ func (c *Client) Send(ctx context.Context, env *Envelope, body io.Reader) (*Send
 		c.needReset = true
 	}
 	res.Err = err
+	res.settle()
 	return res, err
 }
 
