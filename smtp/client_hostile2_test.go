@@ -116,6 +116,7 @@ func TestHostileGreeting(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			addr := clientFake(t, func(s *clientScript) {
 				s.send(tc.greeting)
 				if strings.HasPrefix(tc.greeting, "220 almost") {
@@ -475,6 +476,7 @@ func TestHostileReplies(t *testing.T) {
 		{"bare LF lines, mismatched", "250-ok\n251 ok\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			addr := clientFake(t, func(s *clientScript) {
 				s.greetEHLO()
 				s.expect("MAIL FROM:<a@example.org>")
@@ -683,6 +685,7 @@ func TestHostileTransaction(t *testing.T) {
 		}, true},
 	} {
 		t.Run("dropped after the final dot/"+tc.name, func(t *testing.T) {
+			t.Parallel()
 			addr := clientFake(t, func(s *clientScript) {
 				s.greetEHLO(tc.exts...)
 				tc.read(s)
@@ -808,6 +811,7 @@ func TestHostileSilentServer(t *testing.T) {
 			act:    func(ctx context.Context, c *Client) error { return c.Quit(ctx) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			addr := clientFake(t, tc.script)
 			hostileRun(t, func() {
 				ctx := clientCtx(t)
