@@ -853,3 +853,44 @@ func (hostileZeros) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// A server that accepts the message and then drops the connection instead
+// of answering QUIT has the message: SendMail must report success, or the
+// caller would send it again.
+func TestHostileDroppedAfterAcceptance(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		exts []string
+		read func(s *clientScript)
+	}{
+		{"DATA", []string{"PIPELINING"}, func(s *clientScript) {
+			s.expect("MAIL FROM:<a@example.org>")
+			s.expect("RCPT TO:<b@example.org>")
+			s.expect("DATA")
+			s.send("250 ok\r\n250 ok\r\n354 go\r\n")
+			s.body()
+		}},
+		{"BDAT", []string{"PIPELINING", "CHUNKING"}, func(s *clientScript) {
+			s.expect("MAIL FROM:<a@example.org>")
+			s.expect("RCPT TO:<b@example.org>")
+			s.expect("BDAT 4 LAST")
+			s.readN(4)
+			s.send("250 ok\r\n250 ok\r\n")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addr := clientFake(t, func(s *clientScript) {
+				s.greetEHLO(tc.exts...)
+				tc.read(s)
+				s.send("250 2.0.0 queued as 12345\r\n")
+				s.expect("QUIT")
+				s.conn.(*net.TCPConn).SetLinger(0)
+			})
+			hostileRun(t, func() {
+				err := SendMail(clientCtx(t), addr, nil, "a@example.org", []string{"b@example.org"}, []byte("hi\r\n"))
+				require.NoError(t, err, "the server took the message")
+			})
+		})
+	}
+}
