@@ -894,3 +894,22 @@ func TestHostileDroppedAfterAcceptance(t *testing.T) {
 		})
 	}
 }
+
+// A QUIT that the server answers by hanging up is not a lost transaction:
+// Quit's error must not read as the temporary failure (451 4.4.2) that
+// tells a caller to send the message again.
+func TestHostileQuitDropped(t *testing.T) {
+	addr := clientFake(t, func(s *clientScript) {
+		s.greetEHLO()
+		s.expect("QUIT")
+		s.conn.(*net.TCPConn).SetLinger(0)
+	})
+	hostileRun(t, func() {
+		c, err := Dial(clientCtx(t), addr, nil)
+		require.NoError(t, err)
+		require.NoError(t, c.Hello(clientCtx(t), ""))
+		err = c.Quit(clientCtx(t))
+		var se *Error
+		assert.False(t, errors.As(err, &se), "Quit returned %v", err)
+	})
+}
