@@ -113,6 +113,7 @@ func (s *clientSendState) verdict() error {
 		}
 		r, text, err := c.readStatus(s.ctx)
 		if err != nil {
+			s.res.lostAfterDelivery(i, delivered, err)
 			return err
 		}
 		if r.Code != 250 {

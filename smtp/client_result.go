@@ -7,12 +7,29 @@ package smtp
 // message then failed, or whose reply never came because the connection
 // was lost, must not read as accepted.
 func (r *SendResult) settle() {
-	if r.Err == nil {
+	if r.Err == nil || r.partial {
 		return
 	}
 	for i := range r.Recipients {
 		if r.Recipients[i].Err == nil {
 			r.Recipients[i].Err = r.Err
+		}
+	}
+}
+
+// lostAfterDelivery records, in LMTP mode, a connection lost while the
+// per-recipient verdicts were read (RFC 2033 section 4.2), at recipient
+// from, after delivered verdicts of 250: the recipients before from
+// without an error have the message and keep a nil Err; from on, each
+// recipient without an error gets err.
+func (r *SendResult) lostAfterDelivery(from, delivered int, err error) {
+	if delivered == 0 {
+		return
+	}
+	r.partial = true
+	for i := from; i < len(r.Recipients); i++ {
+		if r.Recipients[i].Err == nil {
+			r.Recipients[i].Err = err
 		}
 	}
 }
