@@ -10,6 +10,7 @@ package smtp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -912,4 +913,47 @@ func TestHostileQuitDropped(t *testing.T) {
 		var se *Error
 		assert.False(t, errors.As(err, &se), "Quit returned %v", err)
 	})
+}
+
+// In LMTP each recipient gets its own verdict (RFC 2033 section 4.2): when
+// the connection drops after the first, that recipient has the message
+// and must read as delivered, the other as a temporary failure.
+func TestHostileLMTPDroppedBetweenVerdicts(t *testing.T) {
+	for _, pipelined := range []bool{true, false} {
+		t.Run(fmt.Sprintf("pipelined=%v", pipelined), func(t *testing.T) {
+			t.Parallel()
+			addr := clientFake(t, func(s *clientScript) {
+				s.send("220 lmtp.example\r\n")
+				s.expect("LHLO localhost")
+				s.send("250-lmtp.example\r\n250 PIPELINING\r\n")
+				if pipelined {
+					s.expect("MAIL FROM:<a@example.org>")
+					s.expect("RCPT TO:<b@example.org>")
+					s.expect("RCPT TO:<c@example.org>")
+					s.expect("DATA")
+					s.send("250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n")
+				} else {
+					for _, l := range []string{"MAIL FROM:<a@example.org>", "RCPT TO:<b@example.org>", "RCPT TO:<c@example.org>"} {
+						s.expect(l)
+						s.send("250 ok\r\n")
+					}
+					s.expect("DATA")
+					s.send("354 go\r\n")
+				}
+				s.body()
+				s.send("250 2.0.0 <b@example.org> delivered\r\n")
+				s.conn.(*net.TCPConn).SetLinger(0)
+			})
+			hostileRun(t, func() {
+				c, err := Dial(clientCtx(t), addr, &DialOptions{LMTP: true, DisablePipelining: !pipelined})
+				require.NoError(t, err)
+				defer c.Close()
+				res, _ := c.Send(clientCtx(t), &Envelope{From: "a@example.org", To: []string{"b@example.org", "c@example.org"}}, strings.NewReader("hi\r\n"))
+				require.NotNil(t, res)
+				require.Len(t, res.Recipients, 2)
+				assert.NoError(t, res.Recipients[0].Err, "b@ has the message")
+				hostileCheckTemporary(t, res.Recipients[1].Err)
+			})
+		})
+	}
 }
