@@ -271,8 +271,10 @@ func (c *Client) Quit(ctx context.Context) error {
 		c.Close()
 		return c.err
 	}
-	r, err := c.cmd(ctx, c.opts.CommandTimeout, DefaultCommandTimeout, "QUIT", "")
+	// Set before the command: a QUIT that breaks the connection loses
+	// no transaction, so its error is not the 451 of a lost one.
 	c.quitd = true
+	r, err := c.cmd(ctx, c.opts.CommandTimeout, DefaultCommandTimeout, "QUIT", "")
 	cerr := c.Close()
 	if err != nil {
 		return err

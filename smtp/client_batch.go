@@ -69,6 +69,9 @@ func (c *Client) SendMany(ctx context.Context, msgs []Message) ([]SendResult, er
 			}
 		}
 	}
+	for i := range results {
+		results[i].settle()
+	}
 	return results, err
 }
 

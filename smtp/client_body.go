@@ -121,6 +121,7 @@ func (s *clientSendState) lmtpVerdicts() error {
 		}
 		r, text, err := c.readStatus(s.ctx)
 		if err != nil {
+			s.res.lostAfterDelivery(i, delivered, err)
 			return err
 		}
 		if r.Code != 250 {

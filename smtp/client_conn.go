@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"time"
 
 	"github.com/postwire/postwire/textproto"
@@ -98,6 +99,11 @@ func (c *Client) ioFail(ctx context.Context, err error) error {
 	if cerr := ctx.Err(); cerr != nil && c.interrupted.Load() {
 		return c.fail(fmt.Errorf("smtp: %w", cerr))
 	}
+	if clientPastDeadline(ctx, err) {
+		// The connection's deadline was the context's and fired before
+		// the context's own timer did: the caller's deadline ended it.
+		return c.fail(fmt.Errorf("smtp: %w", context.DeadlineExceeded))
+	}
 	if c.quitd {
 		return c.fail(err)
 	}
@@ -105,6 +111,13 @@ func (c *Client) ioFail(ctx context.Context, err error) error {
 		smtp: &Error{Code: 451, Enhanced: EnhancedCode{4, 4, 2}, Message: "connection lost: " + err.Error()},
 		err:  err,
 	})
+}
+
+// clientPastDeadline reports whether err is the connection's deadline
+// firing once the deadline of ctx has passed.
+func clientPastDeadline(ctx context.Context, err error) bool {
+	d, ok := ctx.Deadline()
+	return ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(d)
 }
 
 // clientLostError is a connection that broke mid-dialogue: both the 451 of

@@ -40,7 +40,8 @@ type SendResult struct {
 	// Err is the error Send returned for this message.
 	Err error
 
-	one [1]RecipientResult // storage for the common single recipient
+	one     [1]RecipientResult // storage for the common single recipient
+	partial bool               // LMTP: delivered to some before the connection was lost
 }
 
 // Accepted returns how many recipients the message was accepted for.
@@ -108,6 +109,7 @@ func (c *Client) Send(ctx context.Context, env *Envelope, body io.Reader) (*Send
 		c.needReset = true
 	}
 	res.Err = err
+	res.settle()
 	return res, err
 }
 

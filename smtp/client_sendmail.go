@@ -68,7 +68,11 @@ func SendMailWith(ctx context.Context, addr string, opts *SendMailOptions, auth 
 		c.Quit(ctx)
 		return rerr
 	}
-	return c.Quit(ctx)
+	// The message is the server's now (RFC 5321 section 4.1.1.4): a QUIT
+	// that fails changes nothing, and reporting it would have the caller
+	// send the message again.
+	c.Quit(ctx)
+	return nil
 }
 
 // sendMailDial dials addr for SendMailWith, with TLS from the start when

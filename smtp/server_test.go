@@ -284,6 +284,13 @@ func srvStart(t testing.TB, b *srvBackend, configure func(*Server)) (*Server, st
 		case <-time.After(5 * time.Second):
 			t.Errorf("Serve did not return after Close")
 		}
+		// Every connection's goroutine ends with Shutdown or Close.
+		for wait := time.Now().Add(5 * time.Second); s.active.Load() != 0; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(wait) {
+				t.Errorf("%d connection goroutines still running after Shutdown and Close", s.active.Load())
+				break
+			}
+		}
 	})
 	return s, l.Addr().String()
 }
