@@ -126,6 +126,7 @@ func (c *Conn) challenge(data []byte) ([]byte, error) {
 // readAuthLine reads one response line of up to 12288 octets, the least
 // RFC 4954 section 4 has a server accept, CRLF removed.
 func (c *Conn) readAuthLine() ([]byte, error) {
+	c.beginCommand()
 	if c.r == nil || c.r.Buffered() == 0 {
 		if err := c.waitForInput(); err != nil {
 			return nil, err

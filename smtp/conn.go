@@ -64,8 +64,10 @@ type Conn struct {
 	in    connReader
 	small [128]byte // the first bytes of a command, read while idle
 
-	inBody       bool      // a body is being read: DataTimeout applies
-	dataDeadline time.Time // end of the body, DataFinalTimeout after it began; zero for none
+	inBody          bool      // a body is being read: DataTimeout applies
+	commandBegun    bool      // a command line is awaited: its first read sets commandDeadline
+	commandDeadline time.Time // ReadTimeout after the first read of the command line
+	dataDeadline    time.Time // end of the body, DataFinalTimeout after it began; zero for none
 
 	mailOpts  MailOptions
 	rcptOpts  RcptOptions

@@ -55,14 +55,29 @@ func (r *connReader) Read(p []byte) (int, error) {
 func (c *Conn) setReadDeadline() {
 	timeout := c.readTimeout()
 	var d time.Time // none when the timeout is switched off
-	if timeout > 0 {
-		d = time.Now().Add(timeout)
+	switch {
+	case timeout <= 0:
+	case c.inBody:
+		d = time.Now().Add(timeout) // each block of the body
+	case c.commandBegun:
+		// The whole line, however it trickles in: a client that sends a
+		// byte now and then does not get a new ReadTimeout for each.
+		c.commandBegun = false
+		c.commandDeadline = time.Now().Add(timeout)
+		d = c.commandDeadline
+	default:
+		d = c.commandDeadline
 	}
 	if !c.dataDeadline.IsZero() && (d.IsZero() || d.After(c.dataDeadline)) {
 		d = c.dataDeadline
 	}
 	c.moveDeadline(&c.readDL, d, timeout, c.nc.SetReadDeadline)
 }
+
+// beginCommand starts the clock of ReadTimeout for the next command line
+// (or AUTH response): the first network read it needs sets the deadline,
+// and the reads after it keep that deadline.
+func (c *Conn) beginCommand() { c.commandBegun = true }
 
 // moveDeadline sets the deadline kept in *last to d, unless d is the same
 // or later by less than 1/64 of timeout.
@@ -118,6 +133,7 @@ func (c *Conn) endBody() { c.inBody, c.dataDeadline = false, time.Time{} }
 // the next read. A line refused as it is read (too long, ended by a bare
 // LF) comes back nil, with its refusal.
 func (c *Conn) readCommand() (line []byte, refused outcome, err error) {
+	c.beginCommand()
 	if c.r == nil || c.r.Buffered() == 0 {
 		if err := c.waitForInput(); err != nil {
 			return nil, outcome{}, err

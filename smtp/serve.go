@@ -12,91 +12,99 @@ import (
 	"github.com/postwire/postwire/textproto"
 )
 
-// serve runs the connection from greeting to close, in named steps: the
-// PROXY header when one is expected, the TLS handshake of implicit TLS, a
-// session from the Backend, the greeting, then one command after another
-// until an outcome or a failed read ends the connection.
+// serve runs the connection from greeting to close: open, then one
+// command after another until an outcome or a failed read ends it. Its
+// own frame stays small, since an idle connection is parked below it.
 func (c *Conn) serve() {
-	s := c.srv
-	defer s.forget(c)
+	defer c.srv.forget(c)
 	defer c.finish()
 	defer c.recoverPanic()
 
-	if s.ProxyProtocol {
-		if err := c.readProxyHeader(); err != nil {
-			c.log(slog.LevelWarn, "smtp: PROXY protocol header refused", "err", err)
-			return
-		}
-	}
-	if !s.admitFrom(c) {
-		c.log(slog.LevelInfo, "smtp: too many connections from one address")
-		c.respond(answer(421, EnhancedCode{4, 7, 0}, s.hostname+" Too many connections from your address, try again later").closeAfter())
-		c.flush()
+	if !c.open() {
 		return
 	}
-	if addrInPrefixes(c.remote, s.XCLIENTTrusted, false) {
-		c.xclient = &xclientState{}
-	}
-	if hook := s.Hooks.ConnOpened; hook != nil {
-		c.opened = time.Now()
-		hook(c)
-		if closed := s.Hooks.ConnClosed; closed != nil {
-			defer func() { closed(c, time.Since(c.opened)) }()
-		}
-	} else if closed := s.Hooks.ConnClosed; closed != nil {
-		c.opened = time.Now()
-		defer func() { closed(c, time.Since(c.opened)) }()
-	}
-	if tc, ok := c.nc.(*tls.Conn); ok {
-		if !c.handshake(tc) {
-			return
-		}
-	}
-	if refused := c.openSession(""); refused.close {
-		c.respond(refused)
-		c.flush()
-		return
-	}
-
-	c.log(slog.LevelDebug, "smtp: connection opened")
-	defer c.log(slog.LevelDebug, "smtp: connection closed")
-	if c.spokeFirst() {
-		c.respond(c.foreign("octets before the greeting"))
-		c.flush()
-		return
-	}
-	c.respond(c.greeting())
 	for !c.closing {
 		c.serveCommand()
 	}
 	c.flush()
 }
 
-// serveCommand reads the next command line, runs it and answers it,
-// telling Hooks.Command when it is set.
+// open takes the connection to its first command, in named steps: the
+// PROXY header when one is expected, the per-address limit, the TLS
+// handshake of implicit TLS, a session from the Backend, the pregreet
+// check, the greeting. It reports false when the connection is to end
+// instead, its last reply (if any) sent.
+func (c *Conn) open() bool {
+	s := c.srv
+	if s.ProxyProtocol {
+		if err := c.readProxyHeader(); err != nil {
+			c.log(slog.LevelWarn, "smtp: PROXY protocol header refused", "err", err)
+			return false
+		}
+	}
+	if !s.admitFrom(c) {
+		c.log(slog.LevelInfo, "smtp: too many connections from one address")
+		return c.refuseOpening(answer(421, EnhancedCode{4, 7, 0}, s.hostname+" Too many connections from your address, try again later"))
+	}
+	if addrInPrefixes(c.remote, s.XCLIENTTrusted, false) {
+		c.xclient = &xclientState{}
+	}
+	if s.Hooks.ConnOpened != nil || s.Hooks.ConnClosed != nil {
+		c.opened = time.Now() // finish tells ConnClosed
+	}
+	if hook := s.Hooks.ConnOpened; hook != nil {
+		hook(c)
+	}
+
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		if !c.handshake(tc) {
+			return false
+		}
+	}
+	if refused := c.openSession(""); refused.close {
+		return c.refuseOpening(refused)
+	}
+	c.log(slog.LevelDebug, "smtp: connection opened")
+	if c.spokeFirst() {
+		return c.refuseOpening(c.foreign("octets before the greeting"))
+	}
+	c.respond(c.greeting())
+	return true
+}
+
+// refuseOpening sends the reply that turns the connection away before
+// its greeting, and reports false.
+func (c *Conn) refuseOpening(o outcome) bool {
+	c.respond(o.closeAfter())
+	c.flush()
+	return false
+}
+
+// serveCommand reads the next command line, runs it and answers it.
 func (c *Conn) serveCommand() {
 	line, refused, err := c.readCommand()
 	switch {
 	case err != nil:
 		c.respond(c.readFailure(err))
-		return
 	case line == nil:
 		c.respond(refused) // too long or malformed: refused as read
-		return
-	}
-
-	hook := c.srv.Hooks.Command
-	if hook == nil {
+	case c.srv.Hooks.Command != nil:
+		c.serveObserved(line)
+	default:
 		c.respond(c.execute(line))
 		c.reportMessage()
-		return
 	}
+}
+
+// serveObserved runs and answers line as serveCommand does, and tells
+// Hooks.Command.
+func (c *Conn) serveObserved(line []byte) {
 	start := time.Now()
 	cmd, _ := textproto.ParseCommand(line) // before execute: line lives until the next read
 	c.lastCode = 0
 	c.respond(c.execute(line))
 	c.reportMessage()
-	hook(c, cmd.Verb.String(), c.lastCode, time.Since(start))
+	c.srv.Hooks.Command(c, cmd.Verb.String(), c.lastCode, time.Since(start))
 }
 
 // recoverPanic turns a panic in a handler or the Session into 421 4.3.0
@@ -140,8 +148,15 @@ func (c *Conn) greeting() outcome {
 	return answer(220, EnhancedCode{}, c.srv.hostname+kind)
 }
 
-// finish releases everything the connection holds.
+// finish releases everything the connection holds, and tells
+// Hooks.ConnClosed.
 func (c *Conn) finish() {
+	if hook := c.srv.Hooks.ConnClosed; hook != nil && !c.opened.IsZero() {
+		defer func() { hook(c, time.Since(c.opened)) }()
+	}
+	if c.session != nil {
+		defer c.log(slog.LevelDebug, "smtp: connection closed")
+	}
 	if c.session != nil {
 		func() {
 			defer func() {

@@ -456,16 +456,28 @@ func (s *Server) forget(c *Conn) {
 	s.active.Add(-1)
 }
 
+// addrIP returns the IP of a TCP address, IPv4-mapped ones unmapped.
+func addrIP(a net.Addr) (netip.Addr, bool) {
+	if tcp, ok := a.(*net.TCPAddr); ok {
+		ip, ok := netip.AddrFromSlice(tcp.IP)
+		return ip.Unmap(), ok
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	return ap.Addr().Unmap(), err == nil
+}
+
 // admitFrom counts c towards Server.MaxConnectionsPerIP by its client's
 // address (after any PROXY header) and reports whether it is within the
 // limit.
 func (s *Server) admitFrom(c *Conn) bool {
 	limit := setting(s.MaxConnectionsPerIP, 0)
-	ap, err := netip.ParseAddrPort(c.remote.String())
-	if limit <= 0 || err != nil {
+	if limit <= 0 {
 		return true
 	}
-	ip := ap.Addr().Unmap()
+	ip, ok := addrIP(c.remote)
+	if !ok {
+		return true
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.perIP[ip] >= limit {

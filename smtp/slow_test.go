@@ -192,9 +192,6 @@ func TestTricklingClientTimesOut(t *testing.T) {
 // byte of its command every 100 ms, well within a 500 ms ReadTimeout,
 // never finishes the command and must still be cut off.
 func TestTricklingCommandBoundedByReadTimeout(t *testing.T) {
-	t.Skip("server bug, read.go: each network read re-arms the ReadTimeout deadline (connReader.Read calls setReadDeadline), " +
-		"so a client that sends a byte of a command more often than ReadTimeout holds the connection open indefinitely " +
-		"(up to 512 octets a line, then 500 5.5.6 and again; NOOP lines never even count as errors)")
 	_, addr := srvStart(t, &srvBackend{}, func(s *Server) { s.ReadTimeout = 500 * time.Millisecond })
 	c := srvDial(t, addr)
 	c.expect("220 ")
