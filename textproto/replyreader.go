@@ -61,6 +61,7 @@ func (rr *ReplyReader) ReadReply() (Reply, error) {
 	var reply Reply
 	var enhBuf [16]byte
 	var enh []byte // the first line's enhanced code as sent, e.g. "2.1.0"
+
 	for n := 0; ; n++ {
 		line, err := rr.readLine()
 		if err != nil {
@@ -72,51 +73,71 @@ func (rr *ReplyReader) ReadReply() (Reply, error) {
 		if n == maxLines {
 			return Reply{}, protocolError("too many lines in reply", line)
 		}
-		if len(line) < 3 || line[0] < '2' || line[0] > '5' || !isDigit(line[1]) || !isDigit(line[2]) {
-			return Reply{}, protocolError("bad reply code", line)
-		}
-		code := int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')
-		if n == 0 {
+
+		code, text, more, perr := splitReplyLine(line)
+		switch {
+		case perr != nil:
+			return Reply{}, perr
+		case n == 0:
 			reply.Code = code
-		} else if code != reply.Code {
+		case code != reply.Code:
 			return Reply{}, protocolError("reply code changed within a reply", line)
 		}
-		more := false
-		if len(line) > 3 {
-			switch line[3] {
-			case '-':
-				more = true
-			case ' ':
-			default:
-				return Reply{}, protocolError("bad separator after reply code", line)
-			}
-			line = line[4:]
-		} else {
-			line = line[3:]
-		}
+
+		// The first line's enhanced code is the reply's; the same code
+		// is taken off every line that repeats it.
 		if n == 0 {
-			if subject, detail, size := parseEnhanced(line, code/100); size > 0 {
+			if subject, detail, size := parseEnhanced(text, code/100); size > 0 {
 				reply.Enhanced = EnhancedCode{code / 100, subject, detail}
-				enh = append(enhBuf[:0], line[:size]...) // line is reused by the next read
+				enh = append(enhBuf[:0], text[:size]...) // line is reused by the next read
 			}
 		}
-		if enh != nil && bytes.HasPrefix(line, enh) && (len(line) == len(enh) || line[len(enh)] == ' ') {
-			line = line[min(len(enh)+1, len(line)):]
+		if enh != nil && bytes.HasPrefix(text, enh) && (len(text) == len(enh) || text[len(enh)] == ' ') {
+			text = text[min(len(enh)+1, len(text)):]
 		}
-		rr.text = append(rr.text, line...)
+		rr.text = append(rr.text, text...)
 		rr.ends = append(rr.ends, len(rr.text))
 		if !more {
 			break
 		}
 	}
+
+	reply.Lines = rr.lines()
+	return reply, nil
+}
+
+// splitReplyLine splits one reply line into its code (three digits, 200
+// to 599), its text, and whether more lines follow ("-" after the code;
+// SP or the end of the line ends the reply).
+func splitReplyLine(line []byte) (code int, text []byte, more bool, err *ProtocolError) {
+	if len(line) < 3 || line[0] < '2' || line[0] > '5' || !isDigit(line[1]) || !isDigit(line[2]) {
+		return 0, nil, false, protocolError("bad reply code", line)
+	}
+	code = int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')
+	if len(line) == 3 {
+		return code, line[3:], false, nil
+	}
+	switch line[3] {
+	case '-':
+		more = true
+	case ' ':
+	default:
+		return 0, nil, false, protocolError("bad separator after reply code", line)
+	}
+	return code, line[4:], more, nil
+}
+
+// lines returns the texts gathered by ReadReply as the reply's Lines, all
+// sharing one string.
+func (rr *ReplyReader) lines() []string {
 	all := string(rr.text)
-	reply.Lines = make([]string, len(rr.ends))
+	lines := make([]string, len(rr.ends))
 	start := 0
 	for i, end := range rr.ends {
-		reply.Lines[i] = all[start:end]
+		lines[i] = all[start:end]
 		start = end
 	}
-	return reply, nil
+	return lines
 }
 
 // ReadStatus reads one reply, as ReadReply does, for a caller that mostly
