@@ -46,6 +46,8 @@ func (d *Writer) Write(p []byte) (int, error) {
 	if d.err != nil {
 		return 0, d.err
 	}
+
+	// The LF of a CRLF split between two Writes was written with its CR.
 	i := 0
 	if d.skipLF && len(p) > 0 {
 		d.skipLF = false
@@ -54,7 +56,10 @@ func (d *Writer) Write(p []byte) (int, error) {
 		}
 	}
 	start := i // p[start:i] is pending, to be written unchanged
+
 	for i < len(p) {
+		// At the start of a line, a leading dot is doubled (RFC 5321
+		// section 4.5.2).
 		if !d.midLine {
 			d.midLine = true
 			if p[i] == '.' {
@@ -66,6 +71,8 @@ func (d *Writer) Write(p []byte) (int, error) {
 				start = i
 			}
 		}
+
+		// The rest of the line: to its LF, or to the end of p.
 		rest := p[i:]
 		nl := bytes.IndexByte(rest, '\n')
 		line := rest
@@ -87,6 +94,8 @@ func (d *Writer) Write(p []byte) (int, error) {
 		if nl < 0 {
 			break
 		}
+
+		// The line ends at its LF; a bare one gets its CR.
 		i += nl + 1
 		d.midLine = false
 		if nl == 0 || rest[nl-1] != '\r' {
@@ -100,6 +109,7 @@ func (d *Writer) Write(p []byte) (int, error) {
 			}
 		}
 	}
+
 	if !d.put(p[start:]) {
 		return start, d.err
 	}
