@@ -50,6 +50,14 @@ func TestClientETRNPostfix(t *testing.T) {
 
 	pf.sendmail(t, []byte("Subject: held by Postfix\n\nflush me\n"), "sender@client.test", "user@flush.example")
 	waitLogFor(t, pf, "status=deferred", 30*time.Second)
+	// The delivery agent tells the flush service of the deferred message
+	// just after logging the deferral; an ETRN before that finds nothing
+	// to flush. The service's per-domain log file says when it knows.
+	flushLog := filepath.Join(pf.dir, "spool", "flush", "flush_example") // Postfix writes the dots as _
+	require.Eventually(t, func() bool {
+		info, err := os.Stat(flushLog)
+		return err == nil && info.Size() > 0
+	}, 30*time.Second, 50*time.Millisecond, "the flush service never recorded the deferred message in %s: %v", flushLog, listDir(filepath.Join(pf.dir, "spool", "flush")))
 
 	customer := &customerBackend{}
 	startQueueServerOn(t, customer, "flush.example", relayAddr)
@@ -83,6 +91,16 @@ func TestClientETRNPostfix(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Equal(t, []string{"user@flush.example"}, got[0].To)
 	assert.Contains(t, got[0].Body, "flush me")
+}
+
+// listDir names the files below dir, for a failure's message.
+func listDir(dir string) []string {
+	var names []string
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		names = append(names, path)
+		return nil
+	})
+	return names
 }
 
 // waitLogFor waits until Postfix's log contains want and returns it.
