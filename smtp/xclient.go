@@ -103,15 +103,15 @@ func (c *Conn) xclientHELO() (string, bool) {
 // handleXCLIENT answers XCLIENT. The command table allows it outside a mail
 // transaction only (503 otherwise: "The XCLIENT command may be sent at any
 // time, except in the middle of a mail delivery transaction"), and with
-// Server.XCLIENTTrusted empty XCLIENT is not offered (502 5.5.1). A
-// client outside the list gets 550 5.7.0 (XCLIENT_README: "insufficient
-// authorization"), a malformed command 501
-// 5.5.4 and changes nothing. On success the connection goes back to the
-// greeting stage, as after STARTTLS: the Session is logged out and a new
-// one made (seeing the new addresses), any AUTH login not announced by
-// XCLIENT is forgotten, the 220 greeting is sent again, and the client
-// must send EHLO. TLS stays as it is. If the Backend refuses the new
-// session, its *Error (or 421 4.3.0) is sent and the connection closed.
+// Server.XCLIENTTrusted empty XCLIENT is not offered (502 5.5.1). A client
+// outside the list gets 550 5.7.0 (XCLIENT_README: "insufficient
+// authorization"), a malformed command 501 5.5.4 and changes nothing. On
+// success the connection goes back to the greeting stage, as after
+// STARTTLS: the Session is logged out and a new one made (seeing the new
+// addresses), any AUTH login not announced by XCLIENT is forgotten, the
+// 220 greeting is sent again, and the client must send EHLO. TLS stays as
+// it is. If the Backend refuses the new session, its *Error (or 421 4.3.0)
+// is sent and the connection closed.
 func (c *Conn) handleXCLIENT(args []byte) outcome {
 	st := c.xclient
 	if st == nil {
