@@ -14,4 +14,4 @@ cd "$(dirname "$0")"
 export PATH="$PATH:/usr/local/go/bin"
 export POOL_BENCH_MESSAGES=${POOL_BENCH_MESSAGES:-10000}
 export POOL_BENCH_RUNS=${POOL_BENCH_RUNS:-5}
-go test -count=1 -run='^TestPoolBenchmark$' -v -timeout=60m . | sed -n '/messages of/,/^$/p;/^--- \|^ok\|FAIL/p'
+go test -count=1 -run='^TestPoolBenchmark$' -v -timeout=60m . | sed -n '/messages of/,/^ *$/p; /^ok/p; /FAIL/p'
