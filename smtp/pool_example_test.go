@@ -2,6 +2,7 @@ package smtp_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -61,6 +62,11 @@ func ExamplePool() {
 		to := r.FormValue("email")
 		msg := "From: app@example.org\r\nTo: " + to + "\r\nSubject: Welcome\r\n\r\nHello!\r\n"
 		_, err := pool.Send(r.Context(), &smtp.Envelope{From: "app@example.org", To: []string{to}}, strings.NewReader(msg))
+		if errors.Is(err, smtp.ErrMaybeDelivered) {
+			// The final dot left and no reply came (RFC 1047): sending again may duplicate it.
+			http.Error(w, "the mail may or may not have been sent", http.StatusAccepted)
+			return
+		}
 		if err != nil {
 			http.Error(w, "could not send the mail: "+err.Error(), http.StatusBadGateway)
 			return
