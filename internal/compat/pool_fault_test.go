@@ -44,7 +44,7 @@ type faultServer struct {
 
 func startFaultServer(t *testing.T, bin string) *faultServer {
 	s := &faultServer{t: t, bin: bin, addr: freeAddr(t), maildir: filepath.Join(t.TempDir(), "maildir")}
-	s.start()
+	require.NoError(t, s.start())
 	t.Cleanup(func() {
 		if s.cmd == nil {
 			return
@@ -60,16 +60,33 @@ func startFaultServer(t *testing.T, bin string) *faultServer {
 	return s
 }
 
-// start runs the instance and waits until it listens.
-func (s *faultServer) start() {
+// start runs the instance and waits up to 15 s until it listens; it may
+// run outside the test's goroutine, so it returns its error.
+func (s *faultServer) start() error {
 	s.out = &lockedBuffer{}
 	s.cmd = exec.Command(s.bin, "-addr", s.addr, "-maildir", s.maildir, "-hostname", "mx.test.example")
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	require.NoError(s.t, s.cmd.Start())
+	if err := s.cmd.Start(); err != nil {
+		return err
+	}
 	s.done = make(chan struct{})
 	cmd, done := s.cmd, s.done
 	go func() { cmd.Wait(); close(done) }()
-	waitListening(s.t, s.addr, done, s.out)
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		if c, err := netDial(s.addr); err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-done:
+			return fmt.Errorf("examples/server exited before listening on %s:\n%s", s.addr, s.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nothing listens on %s after 15 s:\n%s", s.addr, s.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // kill ends the instance with SIGKILL, by its PID, and waits for it.
@@ -135,13 +152,12 @@ func runFault(t *testing.T, p *smtp.Pool, n int, victim *faultServer, servers []
 	verdicts := make([]verdict, n)
 	var answered atomic.Int64
 	kill, restart := make(chan struct{}), make(chan struct{})
-	faultDone := make(chan struct{})
+	faultDone := make(chan error, 1)
 	go func() {
-		defer close(faultDone)
 		<-kill
 		victim.kill()
 		<-restart
-		victim.start()
+		faultDone <- victim.start()
 	}()
 	var killOnce, restartOnce sync.Once
 
@@ -180,7 +196,7 @@ func runFault(t *testing.T, p *smtp.Pool, n int, victim *faultServer, servers []
 	wg.Wait()
 	killOnce.Do(func() { close(kill) })
 	restartOnce.Do(func() { close(restart) })
-	<-faultDone
+	require.NoError(t, <-faultDone, "restarting the killed instance")
 	require.NoError(t, p.Close())
 
 	stored := map[int]int{}
