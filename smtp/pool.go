@@ -17,7 +17,9 @@ import (
 
 // Defaults of a Pool, after nodemailer's pooled transport (maxConnections
 // 5, maxMessages 100) and Postfix's connection cache
-// (smtp_connection_reuse_time_limit, smtp_connection_cache_time_limit).
+// (smtp_connection_reuse_time_limit, smtp_connection_cache_time_limit);
+// several transactions per connection are RFC 5321 section 3.3's, a host
+// set aside after a failure section 4.5.4.1's.
 const (
 	DefaultPoolMaxConnsPerHost    = 5
 	DefaultPoolMaxMessagesPerConn = 100
@@ -27,7 +29,8 @@ const (
 	DefaultPoolMaxAttempts        = 3
 )
 
-// ErrPoolClosed is returned by Pool.Send once Close has begun.
+// ErrPoolClosed is returned by Pool.Send once Close has begun (the QUIT
+// of RFC 5321 section 4.1.1.10 is under way on every connection).
 var ErrPoolClosed = errors.New("smtp: pool closed")
 
 // ErrMaybeDelivered is what an *UnknownOutcomeError is, for errors.Is:

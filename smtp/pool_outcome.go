@@ -60,6 +60,10 @@ func poolJudge(c *Client, res *SendResult, err error, body *poolBody) poolOutcom
 		o.kind = poolFailed // the caller's reader failed: no other connection will do better
 	case o.lost && body.eof:
 		o.kind = poolUnknown
+	case body.eof:
+		// The body went and the server answered: a 421 to the final dot
+		// is its verdict, for the caller to act on like any 4xx.
+		o.kind = poolFailed
 	case o.lost || o.closing:
 		o.kind = poolRetry
 	default:

@@ -9,7 +9,8 @@ import (
 )
 
 // PoolStats is a snapshot of a Pool: its connections now, and what it did
-// since it was made.
+// since it was made, with failures in the classes of RFC 5321 section
+// 4.2.1 (4xx, 5xx) and section 3.8 (lost connections, 421).
 type PoolStats struct {
 	// Open counts the connections open or being opened; Busy those
 	// carrying a message (or being opened or checked), Idle those waiting
@@ -32,7 +33,8 @@ type PoolStats struct {
 	Hosts []PoolHostStats
 }
 
-// PoolFailures counts failures by class.
+// PoolFailures counts failures by class: replies by their first digit
+// (RFC 5321 section 4.2.1), connections by how they ended (section 3.8).
 type PoolFailures struct {
 	Dial       uint64 // connections that could not be opened: TCP, greeting, EHLO, STARTTLS or AUTH
 	Lost       uint64 // connections that broke or timed out during a transaction
@@ -44,7 +46,9 @@ type PoolFailures struct {
 	Other      uint64 // messages failed otherwise: the context ended, a bad address, the body's reader
 }
 
-// PoolHostStats is one host of a Pool.
+// PoolHostStats is one host of a Pool: one destination, in Postfix's
+// words, with its connections and whether it is set aside after a failed
+// connection (as RFC 5321 section 4.5.4.1 asks of a retried host).
 type PoolHostStats struct {
 	Addr             string
 	Open, Busy, Idle int
@@ -100,7 +104,8 @@ func (s *poolCounters) final(o poolOutcome, err error) {
 	}
 }
 
-// Stats returns a snapshot of the pool's connections and counters.
+// Stats returns a snapshot of the pool's connections and counters
+// (PoolStats); it is safe to call from any goroutine.
 func (p *Pool) Stats() PoolStats {
 	p.once.Do(p.init)
 	st := PoolStats{

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -455,4 +456,151 @@ func TestPoolWaitRespectsContext(t *testing.T) {
 	require.NoError(t, p.Close())
 	msgs, _, _, _ := be.snapshot()
 	assert.Len(t, msgs, 2)
+}
+
+// A 421 to the final dot is the server's verdict: reported, not retried.
+func TestPool421AfterDotIsReported(t *testing.T) {
+	f := poolFakeServe(t, func(n int, c *poolFakeConn) {
+		c.session(func(line string) bool {
+			if line == "." {
+				c.say("421 4.3.2 shutting down")
+				return true
+			}
+			return false
+		})
+	})
+	p := &Pool{Addrs: []string{f.addr()}}
+	_, err := p.Send(context.Background(), poolEnv("bob@example.org"), poolMsg(1))
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, 421, e.Code)
+	assert.NotErrorIs(t, err, ErrMaybeDelivered)
+	require.NoError(t, p.Close())
+	assert.Equal(t, 1, f.bodies())
+	st := p.Stats()
+	assert.Zero(t, st.Retried)
+	assert.Equal(t, uint64(1), st.Failed)
+	assert.Equal(t, uint64(1), st.Failures.Temporary)
+}
+
+// Once MaxAttempts connections broke before the final dot, the lost
+// connection's temporary failure is returned.
+func TestPoolGivesUpAfterMaxAttempts(t *testing.T) {
+	f := poolFakeServe(t, func(n int, c *poolFakeConn) {
+		c.session(func(line string) bool { return line == "DATA" })
+	})
+	p := &Pool{Addrs: []string{f.addr()}, MaxAttempts: 2}
+	_, err := p.Send(context.Background(), poolEnv("bob@example.org"), poolMsg(1))
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.True(t, e.Temporary())
+	assert.NotErrorIs(t, err, ErrMaybeDelivered)
+	require.NoError(t, p.Close())
+	assert.Zero(t, f.bodies())
+	st := p.Stats()
+	assert.Equal(t, uint64(1), st.Retried)
+	assert.Equal(t, uint64(2), st.Failures.Lost)
+	assert.Equal(t, uint64(1), st.Failed)
+}
+
+// A body that cannot seek is sent again when nothing of it was read: with
+// DATA the body is read only after the 354.
+func TestPoolRetriesAnUnreadNonSeekableBody(t *testing.T) {
+	f := poolFakeServe(t, func(n int, c *poolFakeConn) {
+		c.session(func(line string) bool { return n == 1 && line == "DATA" })
+	})
+	p := &Pool{Addrs: []string{f.addr()}}
+	body := io.MultiReader(strings.NewReader("Subject: once\r\n\r\n"), strings.NewReader("body\r\n"))
+	_, err := p.Send(context.Background(), poolEnv("bob@example.org"), body)
+	require.NoError(t, err)
+	require.NoError(t, p.Close())
+	assert.Equal(t, 1, f.bodies())
+	assert.Equal(t, uint64(1), p.Stats().Retried)
+}
+
+// A body that cannot seek and was partly sent is not sent again: the
+// error is returned.
+func TestPoolDoesNotResendAPartlyReadBody(t *testing.T) {
+	f := poolFakeServe(t, func(n int, c *poolFakeConn) {
+		if n > 1 {
+			c.session(func(string) bool { return false })
+			return
+		}
+		// The first connection hangs up after the first line of the body.
+		c.session(func(line string) bool {
+			if line == "DATA" {
+				c.say("354 go on")
+				c.line()
+				return true
+			}
+			return false
+		})
+	})
+	p := &Pool{Addrs: []string{f.addr()}}
+	// 4 MiB that cannot seek: the client meets the hang-up while writing
+	// it, long before its end.
+	line := strings.Repeat("x", 78) + "\r\n"
+	body := io.MultiReader(strings.NewReader("Subject: big\r\n\r\n"),
+		io.LimitReader(poolRepeat(line), 4<<20))
+	_, err := p.Send(context.Background(), poolEnv("bob@example.org"), body)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, ErrMaybeDelivered)
+	require.NoError(t, p.Close())
+	assert.Zero(t, f.bodies())
+	st := p.Stats()
+	assert.Zero(t, st.Retried)
+	assert.Equal(t, uint64(1), st.Failures.Lost)
+	assert.Equal(t, uint64(1), st.Failed)
+}
+
+// poolRepeat reads s over and over.
+type poolRepeat string
+
+func (r poolRepeat) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		n += copy(p[n:], r)
+	}
+	return n, nil
+}
+
+// Shutdown with a deadline closes what is still busy: the message whose
+// final dot went unanswered is of unknown outcome.
+func TestPoolShutdownDeadline(t *testing.T) {
+	inData := make(chan struct{})
+	release := make(chan struct{})
+	be := &poolBackend{data: func() {
+		close(inData)
+		<-release
+	}}
+	addr, _ := poolServe(t, be, nil)
+	defer close(release)
+	p := &Pool{Addrs: []string{addr}}
+	sent := make(chan error, 1)
+	go func() {
+		_, err := p.Send(context.Background(), poolEnv("bob@example.org"), poolMsg(1))
+		sent <- err
+	}()
+	<-inData
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, p.Shutdown(ctx), context.DeadlineExceeded)
+	require.ErrorIs(t, <-sent, ErrMaybeDelivered)
+	assert.Equal(t, uint64(1), p.Stats().Unknown)
+}
+
+// With Chunking the body goes as BDAT when the server offers CHUNKING.
+func TestPoolChunking(t *testing.T) {
+	be := &poolBackend{}
+	addr, _ := poolServe(t, be, nil)
+	trace := &poolTrace{}
+	p := &Pool{Addrs: []string{addr}, Chunking: true, DialOptions: DialOptions{Trace: trace}}
+	_, err := p.Send(context.Background(), poolEnv("bob@example.org"), poolMsg(1))
+	require.NoError(t, err)
+	require.NoError(t, p.Close())
+	assert.Equal(t, 1, trace.count("BDAT"))
+	assert.Zero(t, trace.count("DATA"))
+	msgs, _, _, _ := be.snapshot()
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "Subject: 1\r\n\r\nmessage 1\r\n", msgs[0].body)
 }
