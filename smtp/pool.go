@@ -123,9 +123,9 @@ type Pool struct {
 	wait  []chan struct{}
 
 	closed   bool
-	inflight sync.WaitGroup // Sends in progress
-	bg       sync.WaitGroup // QUITs of retired connections, the janitor
-	stop     chan struct{}  // closed by Close: the janitor ends
+	inflight poolGroup     // Sends in progress
+	bg       poolGroup     // QUITs of retired connections, the janitor
+	stop     chan struct{} // closed by Close: the janitor ends
 
 	rate  poolRate
 	stats poolCounters
@@ -150,7 +150,7 @@ func (p *Pool) Send(ctx context.Context, env *Envelope, body io.Reader) (*SendRe
 	if err := p.enter(); err != nil {
 		return nil, err
 	}
-	defer p.inflight.Done()
+	defer p.inflight.done()
 
 	if err := p.rate.wait(ctx, p.RateLimit, p.rateInterval()); err != nil {
 		p.stats.failed.Add(1)
@@ -190,7 +190,7 @@ func (p *Pool) enter() error {
 	if p.closed {
 		return ErrPoolClosed
 	}
-	p.inflight.Add(1)
+	p.inflight.add(1)
 	return nil
 }
 
@@ -199,7 +199,7 @@ func (p *Pool) init() {
 	p.conns = map[*poolConn]struct{}{}
 	p.stop = make(chan struct{})
 	if p.idleTimeout() > 0 {
-		p.bg.Add(1)
+		p.bg.add(1)
 		go p.janitor()
 	}
 }
@@ -234,20 +234,60 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// poolWait waits for wg, or for ctx to end.
-func poolWait(ctx context.Context, wg *sync.WaitGroup) error {
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
+// poolWait waits for g to count nothing, or for ctx to end.
+func poolWait(ctx context.Context, g *poolGroup) error {
 	select {
-	case <-done:
+	case <-g.zero():
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
+
+// poolGroup counts work in progress, like a sync.WaitGroup that can be
+// waited for in a select and counted up again while someone waits.
+type poolGroup struct {
+	mu   sync.Mutex
+	n    int
+	none chan struct{} // closed when n drops to zero
+}
+
+func (g *poolGroup) add(n int) {
+	if n <= 0 {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.n == 0 {
+		g.none = make(chan struct{})
+	}
+	g.n += n
+}
+
+func (g *poolGroup) done() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.n--
+	if g.n == 0 {
+		close(g.none)
+	}
+}
+
+// zero returns a channel closed once nothing is counted.
+func (g *poolGroup) zero() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.n == 0 {
+		return poolClosedChan
+	}
+	return g.none
+}
+
+var poolClosedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 func (p *Pool) maxConns() int {
 	if p.MaxConnsPerHost <= 0 {

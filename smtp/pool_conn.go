@@ -14,7 +14,7 @@ import (
 type poolHost struct {
 	addr      string
 	idle      []*poolConn // most recently used last
-	open      int         // busy, idle and being dialled
+	open      int         // being dialled, busy, idle or saying QUIT
 	busy      int
 	downUntil time.Time // set aside until then after a failed dial
 	dialFails uint64
@@ -286,29 +286,27 @@ func (p *Pool) release(pc *poolConn, keep bool) {
 		p.mu.Unlock()
 		return
 	}
-	h.open--
-	p.wakeOne()
-	p.bg.Add(1)
+	p.bg.add(1)
 	p.mu.Unlock()
 	go p.retire(pc)
 }
 
-// retire says QUIT on a connection that is still sound, closes it, and
-// counts itself out of p.bg.
+// retire says QUIT on a connection that is still sound, closes it, gives
+// its room back to its host (it counts against MaxConnsPerHost until
+// then) and counts itself out of p.bg.
 func (p *Pool) retire(pc *poolConn) {
-	defer p.bg.Done()
+	defer p.bg.done()
 	if pc.c.err != nil {
 		pc.c.Close()
-		p.mu.Lock()
-		delete(p.conns, pc)
-		p.mu.Unlock()
-		return
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), poolQuitTimeout)
+		pc.c.Quit(ctx)
+		cancel()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), poolQuitTimeout)
-	defer cancel()
-	pc.c.Quit(ctx)
 	p.mu.Lock()
+	pc.host.open--
 	delete(p.conns, pc)
+	p.wakeOne()
 	p.mu.Unlock()
 }
 
@@ -319,10 +317,9 @@ func (p *Pool) retireIdle() {
 	var all []*poolConn
 	for _, h := range p.hosts {
 		all = append(all, h.idle...)
-		h.open -= len(h.idle)
 		h.idle = nil
 	}
-	p.bg.Add(len(all))
+	p.bg.add(len(all))
 	p.mu.Unlock()
 	for _, pc := range all {
 		go p.retire(pc)
@@ -342,7 +339,7 @@ func (p *Pool) closeAll() {
 
 // janitor retires connections idle past IdleTimeout until Close.
 func (p *Pool) janitor() {
-	defer p.bg.Done()
+	defer p.bg.done()
 	every := max(p.idleTimeout()/2, time.Millisecond)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -366,7 +363,6 @@ func (p *Pool) expire(now time.Time) {
 		for _, pc := range h.idle {
 			if now.Sub(pc.last) >= limit {
 				old = append(old, pc)
-				h.open--
 			} else {
 				kept = append(kept, pc)
 			}
@@ -374,7 +370,7 @@ func (p *Pool) expire(now time.Time) {
 		clear(h.idle[len(kept):])
 		h.idle = kept
 	}
-	p.bg.Add(len(old))
+	p.bg.add(len(old))
 	p.mu.Unlock()
 	for _, pc := range old {
 		go p.retire(pc)

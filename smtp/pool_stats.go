@@ -12,9 +12,9 @@ import (
 // since it was made, with failures in the classes of RFC 5321 section
 // 4.2.1 (4xx, 5xx) and section 3.8 (lost connections, 421).
 type PoolStats struct {
-	// Open counts the connections open or being opened; Busy those
-	// carrying a message (or being opened or checked), Idle those waiting
-	// for one. Open is Busy plus Idle.
+	// Open counts the connections that count against MaxConnsPerHost:
+	// being opened, busy, idle or saying QUIT. Busy counts those carrying
+	// a message (or being opened or checked), Idle those waiting for one.
 	Open, Busy, Idle int
 	// Dialled counts the connections opened, ready for transactions.
 	Dialled uint64
