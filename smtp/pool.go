@@ -55,8 +55,9 @@ type Pool struct {
 	Addrs []string
 	// Resolve, when set, replaces Addrs: it returns the hosts in order of
 	// preference, for example the MX hosts of a domain (RFC 5321 section
-	// 5.1) from package smtp/delivery's DNSClient.LookupMX. It is called
-	// again once the list is ResolveEvery old.
+	// 5.1) with delivery.PoolHosts of package smtp/delivery. It is called
+	// again once the list is ResolveEvery old; when it fails, the last
+	// list is kept.
 	Resolve func(ctx context.Context) ([]string, error)
 	// ResolveEvery is how long a list from Resolve is used; 0 means 5
 	// minutes.
