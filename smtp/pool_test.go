@@ -606,3 +606,35 @@ func TestPoolChunking(t *testing.T) {
 	require.Len(t, msgs, 1)
 	assert.Equal(t, "Subject: 1\r\n\r\nmessage 1\r\n", msgs[0].body)
 }
+
+// A host that cannot give what the pool requires (STARTTLS, or AUTH with
+// these credentials) fails the dial: nothing is sent and the host is set
+// aside.
+func TestPoolPrepareFailuresAreDialFailures(t *testing.T) {
+	srvTLS, cliTLS := poolCert(t)
+	be := &poolBackend{}
+	plain, _ := poolServe(t, be, nil)
+	secure, _ := poolServe(t, be, func(s *Server) { s.TLSConfig = srvTLS })
+	for _, tc := range []struct {
+		name string
+		pool *Pool
+	}{
+		{"no STARTTLS", &Pool{Addrs: []string{plain}, RequireTLS: true}},
+		{"bad password", &Pool{Addrs: []string{secure}, RequireTLS: true,
+			Auth:        func() sasl.Client { return sasl.NewPlainClient("", "user", "wrong") },
+			DialOptions: DialOptions{TLSConfig: cliTLS}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.pool
+			_, err := p.Send(context.Background(), poolEnv("bob@example.org"), poolMsg(1))
+			require.Error(t, err)
+			st := p.Stats()
+			require.NoError(t, p.Close())
+			assert.Equal(t, uint64(1), st.Failures.Dial)
+			assert.Equal(t, uint64(1), st.Failed)
+			assert.True(t, st.Hosts[0].SetAsideUntil.After(time.Now()))
+		})
+	}
+	msgs, _, _, _ := be.snapshot()
+	assert.Empty(t, msgs)
+}
