@@ -154,7 +154,7 @@ func (p *Pool) Send(ctx context.Context, env *Envelope, body io.Reader) (*SendRe
 	defer p.inflight.done()
 
 	if err := p.rate.wait(ctx, p.RateLimit, p.rateInterval()); err != nil {
-		p.stats.failed.Add(1)
+		p.stats.final(poolOutcome{kind: poolFailed}, err)
 		return nil, err
 	}
 
