@@ -87,3 +87,15 @@ ver nsd "$(first nsd -v)"
 ver unbound "$(unbound -V 2>/dev/null | sed -n 's/^Version //p')"
 ver ldnsutils "$(dpkg-query -W -f='${Version}' ldnsutils 2>/dev/null || echo '?')"
 ver mta-sts-daemon "$(dpkg-query -W -f='${Version}' postfix-mta-sts-resolver 2>/dev/null || echo '?')"
+
+# nodemailer (the pool benchmark's Node.js peer), from the npm registry,
+# into internal/compat/testdata/node/node_modules (not committed); skipped
+# without Node.js, and then its benchmark cells skip.
+node_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/testdata/node"
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  if [ ! -f "$node_dir/node_modules/nodemailer/package.json" ]; then
+    npm install --prefix "$node_dir" --no-audit --no-fund --silent </dev/null ||
+      echo "install-peers: npm install nodemailer failed (its benchmark cells will skip)" >&2
+  fi
+  ver node "$(node --version) nodemailer $(node -p "require('$node_dir/node_modules/nodemailer/package.json').version" 2>/dev/null || echo '?')"
+fi
