@@ -105,6 +105,14 @@ func TestSlowClientsDoNotStarve(t *testing.T) {
 		conns = append(conns, c)
 	}
 	require.Eventually(t, func() bool { return s.active.Load() >= int64(n) }, 10*time.Second, 10*time.Millisecond)
+	// Each waits for its greeting, as a client must (one that talks first
+	// is turned away): the greetings of a loaded server may come late.
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		greeting, err := bufio.NewReader(c).ReadString('\n')
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(greeting, "220 "), greeting)
+	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
