@@ -42,6 +42,7 @@ type Client struct {
 	mailOpened bool     // lock-step: MAIL was accepted
 	mailUTF8   bool     // lock-step: MAIL carried SMTPUTF8
 	lineEnds   []int    // Send: where each command line ends in line
+	mails      int      // MAIL commands sent on this connection (LIMITS MAILMAX)
 	crlf       clientCRLF
 
 	err         error // sticky: the connection is unusable

@@ -24,18 +24,21 @@ type Message struct {
 // end of one body leaves in the same write as the next message's MAIL,
 // RCPT and DATA (RFC 2920 section 3.1 allows the message content as the
 // first "command" of a group), so each message costs one round trip
-// instead of Send's two. With BDAT (CHUNKING offered and not DialOptions.DisableChunking
-// offered), up to clientWindow messages whose body fits one chunk are
-// written before the first reply is read, each after an RSET so that a
-// refused message cannot leave a transaction open for the next: many
-// messages per round trip. Without PIPELINING it calls Send for each
-// message.
+// instead of Send's two. With BDAT (CHUNKING offered and
+// DialOptions.DisableChunking not set), up to 32 messages whose body fits
+// one chunk are written before the first reply is read, each after an
+// RSET so that a refused message cannot leave a transaction open for the
+// next: many messages per round trip. Without PIPELINING, or when the
+// server's LIMITS (RFC 9422) bind (MAILMAX, or a message with more
+// recipients or domains than one transaction takes), it calls Send for
+// each message. Pipelined, a recipient refused with 452 is not offered
+// again in a further transaction: its result says so, as Send's would.
 func (c *Client) SendMany(ctx context.Context, msgs []Message) ([]SendResult, error) {
 	results := make([]SendResult, len(msgs))
 	if err := c.hello(ctx); err != nil {
 		return results, clientFailAll(results, err)
 	}
-	if c.opts.DisablePipelining || !c.ext.Has(extensions.Pipelining) {
+	if c.opts.DisablePipelining || !c.ext.Has(extensions.Pipelining) || c.limitsBind(msgs) {
 		for i := range msgs {
 			res, err := c.Send(ctx, &msgs[i].Envelope, msgs[i].Body)
 			if res != nil {
@@ -71,8 +74,30 @@ func (c *Client) SendMany(ctx context.Context, msgs []Message) ([]SendResult, er
 	}
 	for i := range results {
 		results[i].settle()
+		if results[i].Err == nil && results[i].Recipients != nil {
+			results[i].Err = clientRefusedError(&results[i])
+		}
 	}
 	return results, err
+}
+
+// limitsBind reports whether the server's LIMITS (RFC 9422) bind msgs:
+// MAILMAX, or a message that needs more than one transaction. SendMany
+// then sends each message as Send does.
+func (c *Client) limitsBind(msgs []Message) bool {
+	l, ok := c.ext.Limits()
+	if !ok {
+		return false
+	}
+	if l.MailMax > 0 {
+		return true
+	}
+	for i := range msgs {
+		if c.needsSplit(msgs[i].To) {
+			return true
+		}
+	}
+	return false
 }
 
 func clientFailAll(results []SendResult, err error) error {

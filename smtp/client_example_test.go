@@ -2,6 +2,7 @@ package smtp_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -63,9 +64,11 @@ func ExampleClient_Send() {
 		From: "alice@example.org",
 		To:   []string{"bob@example.org", "nobody@example.org"},
 	}, strings.NewReader("Subject: hello\r\n\r\nHi Bob.\r\n"))
-	if err != nil {
-		log.Fatal(err)
+	var partial *smtp.RecipientsError
+	if err != nil && !errors.As(err, &partial) {
+		log.Fatal(err) // sent to nobody
 	}
+	// Accepted for some: each recipient has its own outcome.
 	for _, r := range res.Recipients {
 		fmt.Printf("%s: %v\n", r.Address, r.Err)
 	}

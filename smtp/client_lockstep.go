@@ -122,7 +122,9 @@ func (w *DataWriter) Write(p []byte) (int, error) {
 
 // Close ends the body with CRLF.CRLF and reads the server's verdict, within
 // DialOptions.DataTermTimeout (RFC 5321 section 4.5.3.2.6). In LMTP mode
-// the error joins the refusals of each recipient; see Results.
+// the rule is Send's: the error is nil only when the message was delivered
+// to every recipient, and otherwise a *RecipientsError whose Accepted
+// counts the deliveries (RFC 2033 section 4.2); Results has each one.
 func (w *DataWriter) Close() error {
 	c := w.c
 	if w.closed {
@@ -156,7 +158,6 @@ func (w *DataWriter) readVerdict() error {
 		}
 		return nil
 	}
-	var errs []error
 	for _, to := range c.lmtpRcpts {
 		r, err := c.readReply(w.ctx)
 		if err != nil {
@@ -165,14 +166,13 @@ func (w *DataWriter) readVerdict() error {
 		res := RecipientResult{Address: to}
 		if r.Code != 250 {
 			res.Err = clientReplyError(r)
-			errs = append(errs, fmt.Errorf("smtp: <%s>: %w", to, res.Err))
 		} else if w.reply == "" {
 			w.reply = clientJoin(r.Lines)
 		}
 		w.results = append(w.results, res)
 	}
 	c.lmtpRcpts = c.lmtpRcpts[:0]
-	return errors.Join(errs...)
+	return clientRefusedError(&SendResult{Recipients: w.results})
 }
 
 // Reply returns the text of the server's reply to the end of the body
@@ -187,7 +187,7 @@ func (w *DataWriter) Results() []RecipientResult { return w.results }
 // marks the final chunk. The chunk is sent as is: no dot-stuffing, no line
 // ending conversion. The server must have advertised CHUNKING. In LMTP
 // mode the last chunk gets one reply per accepted recipient and the error
-// joins the refusals.
+// is DataWriter.Close's: a *RecipientsError unless every one was delivered.
 func (c *Client) Bdat(ctx context.Context, chunk []byte, last bool) error {
 	if c.err != nil {
 		return c.err

@@ -40,14 +40,14 @@ func clientNeedsUTF8(s string) bool {
 func clientCheckAddress(addr string, utf8, rcpt bool) error {
 	for i := 0; i < len(addr); i++ {
 		if c := addr[i]; c < ' ' || c == 0x7f {
-			return fmt.Errorf("smtp: address %q contains a control byte", addr)
+			return fmt.Errorf("%w %q: it contains a control byte", ErrBadAddress, addr)
 		}
 	}
 	if rcpt && ascii.EqualFold(addr, "postmaster") {
 		return nil
 	}
 	if _, err := textproto.ParseMailbox(addr, textproto.ParseOptions{SMTPUTF8: utf8}); err != nil {
-		return fmt.Errorf("smtp: bad address %q: %w", addr, err)
+		return fmt.Errorf("%w %q: %w", ErrBadAddress, addr, err)
 	}
 	return nil
 }
