@@ -32,6 +32,10 @@ type Client struct {
 	bw      *bufio.Writer
 	rr      *textproto.ReplyReader
 	isTLS   bool
+	// tlsCallback: the TLS configuration of the handshake carried the
+	// caller's own check of the peer (VerifyConnection or
+	// VerifyPeerCertificate).
+	tlsCallback bool
 
 	greeting   string
 	didHello   bool
@@ -84,7 +88,12 @@ func DialTLS(ctx context.Context, addr string, opts *DialOptions) (*Client, erro
 	if err != nil {
 		return nil, err
 	}
-	return clientStart(ctx, conn, addr, true, opts)
+	c, err := clientStart(ctx, conn, addr, true, opts)
+	if err != nil {
+		return nil, err
+	}
+	c.tlsCallback = clientTLSCallback(d.Config)
+	return c, nil
 }
 
 // DialStartTLS connects to addr, says EHLO and upgrades the connection with

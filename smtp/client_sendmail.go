@@ -30,9 +30,11 @@ func SendMail(ctx context.Context, addr string, auth sasl.Client, from string, t
 // SendMailOptions tune SendMailWith.
 type SendMailOptions struct {
 	DialOptions
-	// RequireTLS refuses to send anything beyond EHLO unless the
+	// MustUseTLS refuses to send anything beyond EHLO unless the
 	// connection is secured: by ImplicitTLS or by STARTTLS (RFC 3207).
-	RequireTLS bool
+	// It is about this hop's connection; MailOptions.RequireTLS is RFC
+	// 8689's REQUIRETLS, which asks every hop of the message for TLS.
+	MustUseTLS bool
 	// ImplicitTLS dials with TLS from the start (RFC 8314, port 465).
 	ImplicitTLS bool
 	// MailOptions are the MAIL FROM parameters; nil means none.
@@ -53,7 +55,7 @@ func SendMailWith(ctx context.Context, addr string, opts *SendMailOptions, auth 
 	if err := c.Hello(ctx, ""); err != nil {
 		return err
 	}
-	if err := c.startTLSIfOffered(ctx, opts.RequireTLS); err != nil {
+	if err := c.startTLSIfOffered(ctx, opts.MustUseTLS); err != nil {
 		return err
 	}
 	if auth != nil {
