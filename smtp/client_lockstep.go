@@ -15,9 +15,15 @@ import (
 // Mail starts a transaction with MAIL FROM (RFC 5321 section 4.1.1.2);
 // from "" is the null reverse-path "<>". Every option is checked against
 // the server's extensions before anything is written; set opts.UTF8 when a
-// later recipient is not ASCII.
+// later recipient's local part is not ASCII. A U-label domain goes as
+// A-labels when the local part is ASCII (RFC 6531 section 3.2), as Send
+// sends it.
 func (c *Client) Mail(ctx context.Context, from string, opts *MailOptions) error {
 	if err := c.hello(ctx); err != nil {
+		return err
+	}
+	from, err := clientWireAddress(from)
+	if err != nil {
 		return err
 	}
 	utf8, err := c.envelopeUTF8(opts != nil && opts.UTF8, from, nil)
@@ -50,6 +56,10 @@ func (c *Client) Mail(ctx context.Context, from string, opts *MailOptions) error
 func (c *Client) Rcpt(ctx context.Context, to string, opts *RcptOptions) error {
 	if c.err != nil {
 		return c.err
+	}
+	to, err := clientWireAddress(to)
+	if err != nil {
+		return err
 	}
 	if clientNeedsUTF8(to) && !c.mailUTF8 {
 		return errors.New("smtp: non-ASCII recipient needs SMTPUTF8 on MAIL (MailOptions.UTF8)")
