@@ -107,7 +107,7 @@ func ExampleClient_Data() {
 		log.Fatal(err)
 	}
 	if err := c.Rcpt(ctx, "nobody@example.org", nil); err != nil {
-		fmt.Println("RCPT:", err)
+		fmt.Println(err) // the step, then the server's reply
 	}
 	if err := c.Rcpt(ctx, "carol@example.org", nil); err != nil {
 		log.Fatal(err)
@@ -123,7 +123,7 @@ func ExampleClient_Data() {
 	fmt.Println("accepted")
 	c.Quit(ctx)
 	// Output:
-	// RCPT: 550 5.1.1 no such user
+	// smtp: RCPT TO:<nobody@example.org>: 550 5.1.1 no such user
 	// server got "Subject: lock-step\r\n\r\n.a line with a dot\r\n" for [carol@example.org]
 	// accepted
 }

@@ -45,7 +45,7 @@ func (c *Client) Mail(ctx context.Context, from string, opts *MailOptions) error
 		return err
 	}
 	if r.Code != 250 {
-		return clientReplyError(r)
+		return fmt.Errorf("smtp: MAIL FROM: %w", clientReplyError(r))
 	}
 	c.mailOpened, c.mailUTF8 = true, utf8
 	c.lmtpRcpts = c.lmtpRcpts[:0]
@@ -74,7 +74,7 @@ func (c *Client) Rcpt(ctx context.Context, to string, opts *RcptOptions) error {
 		return err
 	}
 	if r.Code != 250 && r.Code != 251 {
-		return clientReplyError(r)
+		return fmt.Errorf("smtp: RCPT TO:<%s>: %w", to, clientReplyError(r))
 	}
 	if c.opts.LMTP {
 		c.lmtpRcpts = append(c.lmtpRcpts, to)
@@ -97,7 +97,7 @@ func (c *Client) Data(ctx context.Context) (*DataWriter, error) {
 	}
 	if r.Code != 354 {
 		c.needReset = c.mailOpened
-		return nil, clientReplyError(r)
+		return nil, fmt.Errorf("smtp: DATA: %w", clientReplyError(r))
 	}
 	c.dot.Reset(c.bw)
 	return &DataWriter{c: c, ctx: ctx}, nil
@@ -164,7 +164,7 @@ func (w *DataWriter) readVerdict() error {
 		}
 		w.reply = clientJoin(r.Lines)
 		if r.Code != 250 {
-			return clientReplyError(r)
+			return fmt.Errorf("smtp: end of data: %w", clientReplyError(r))
 		}
 		return nil
 	}

@@ -77,7 +77,10 @@ type DialOptions struct {
 
 	// Trace, when set, receives the whole dialogue as it crosses the wire,
 	// after TLS: "C: " before each line the client writes, "S: " before
-	// each line the server writes. SASL exchanges are masked.
+	// each line the server writes. In a SASL exchange (RFC 4954 section
+	// 4) only the credentials are masked: "C: AUTH LOGIN" shows, and so
+	// does the mechanism of "C: AUTH PLAIN [credentials hidden]"; each
+	// response line reads "C: [credentials hidden]".
 	Trace io.Writer
 
 	// Dialer dials the TCP connection for Dial, DialTLS and DialStartTLS;

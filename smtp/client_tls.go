@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 
 	"github.com/postwire/postwire/extensions"
 	"github.com/postwire/postwire/textproto"
@@ -31,7 +32,7 @@ func (c *Client) StartTLS(ctx context.Context, config *tls.Config) error {
 		return err
 	}
 	if r.Code != 220 {
-		return clientReplyError(r)
+		return fmt.Errorf("smtp: STARTTLS: %w", clientReplyError(r))
 	}
 	if c.br.Buffered() > 0 {
 		return c.fail(&textproto.ProtocolError{Msg: "server sent data after its 220 reply to STARTTLS (response injection)"})
@@ -46,7 +47,7 @@ func (c *Client) StartTLS(ctx context.Context, config *tls.Config) error {
 	err = tc.HandshakeContext(ctx)
 	c.end()
 	if err != nil {
-		return c.fail(err)
+		return c.fail(fmt.Errorf("smtp: STARTTLS handshake: %w", err))
 	}
 	c.setConn(tc)
 	c.isTLS = true

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/postwire/postwire/sasl"
 )
 
 // Tests against a scripted fake server: what goes on the wire, and what
@@ -296,7 +298,33 @@ func TestClientTrace(t *testing.T) {
 	assert.Contains(t, out, "S: 220 fake.example ESMTP\r\n")
 	assert.Contains(t, out, "C: EHLO localhost\r\n")
 	assert.Contains(t, out, "S: 250 HELP\r\n")
-	assert.Contains(t, out, "C: [credentials hidden]\r\n")
+	assert.Contains(t, out, "C: AUTH PLAIN [credentials hidden]\r\n", "the command shows, the credentials do not")
 	assert.NotContains(t, out, "AHUAcA")
 	assert.Contains(t, out, "C: QUIT\r\n")
+}
+
+// AUTH LOGIN sends no credentials on its command line: the trace shows it
+// whole, and masks each response.
+func TestClientTraceAuthLogin(t *testing.T) {
+	addr := clientFake(t, func(s *clientScript) {
+		s.greetEHLO("AUTH LOGIN")
+		s.expect("AUTH LOGIN")
+		s.send("334 VXNlcm5hbWU6\r\n")
+		s.expect("dQ==")
+		s.send("334 UGFzc3dvcmQ6\r\n")
+		s.expect("cA==")
+		s.send("235 2.7.0 ok\r\n")
+		s.expect("QUIT")
+		s.send("221 bye\r\n")
+	})
+	var trace strings.Builder
+	c, err := Dial(clientCtx(t), addr, &DialOptions{Trace: &trace})
+	require.NoError(t, err)
+	require.NoError(t, c.Auth(clientCtx(t), sasl.NewLoginClient("u", "p")))
+	require.NoError(t, c.Quit(clientCtx(t)))
+	out := trace.String()
+	assert.Contains(t, out, "C: AUTH LOGIN\r\n")
+	assert.Equal(t, 2, strings.Count(out, "C: [credentials hidden]\r\n"), out)
+	assert.NotContains(t, out, "dQ==")
+	assert.NotContains(t, out, "cA==")
 }
