@@ -81,14 +81,16 @@ func clientWireEnvelope(env *Envelope) (*Envelope, error) {
 // a result in which each malformed one has its error and every other one
 // ErrNotSent, and the joined errors of the malformed ones.
 func (c *Client) checkRecipients(env *Envelope) (*SendResult, error) {
-	var bad []error
-	errs := make([]error, len(env.To))
+	var bad, errs []error
 	for i, to := range env.To {
 		wt, err := clientWireAddress(to)
 		if err == nil {
-			err = clientCheckAddress(wt, c.ext.Has("SMTPUTF8"), true)
+			err = clientCheckAddress(wt, true, true) // SMTPUTF8 itself is checked with the envelope
 		}
 		if err != nil {
+			if errs == nil {
+				errs = make([]error, len(env.To))
+			}
 			errs[i] = err
 			bad = append(bad, err)
 		}

@@ -126,6 +126,9 @@ func (b *clientBatch) prepareFrom(i int, rset bool) (int, clientSendState) {
 			b.results[i].Err = errors.New("smtp: SendMany sends BINARYMIME only with BDAT (DialOptions.DisableChunking is set)")
 			continue
 		}
+		if b.malformed(i) {
+			continue
+		}
 		s, err := b.c.prepare(b.ctx, &m.Envelope, m.Body, &b.results[i], rset)
 		if err != nil {
 			b.results[i].Err = err
@@ -134,6 +137,21 @@ func (b *clientBatch) prepareFrom(i int, rset bool) (int, clientSendState) {
 		return i, s
 	}
 	return i, clientSendState{}
+}
+
+// malformed reports whether message i has a malformed recipient, giving
+// its result one entry per recipient as Send does: it is not sent.
+func (b *clientBatch) malformed(i int) bool {
+	m := &b.msgs[i]
+	if len(m.To) == 0 {
+		return false // prepare says why
+	}
+	res, err := b.c.checkRecipients(&m.Envelope)
+	if err == nil {
+		return false
+	}
+	b.results[i] = SendResult{Recipients: res.Recipients, Err: err}
+	return true
 }
 
 // run sends the batch with DATA: the end of each body goes in the same
@@ -280,6 +298,9 @@ type clientWindowState struct {
 func (b *clientBatch) writeBDAT(w clientWindowState, i int, rset bool) (clientWindowState, bool, error) {
 	c := b.c
 	m := &b.msgs[i]
+	if b.malformed(i) {
+		return w, false, nil
+	}
 	s, err := c.prepare(b.ctx, &m.Envelope, m.Body, &b.results[i], rset)
 	if err != nil {
 		b.results[i].Err = err

@@ -112,12 +112,30 @@ func (c *Client) Send(ctx context.Context, env *Envelope, body io.Reader) (*Send
 func (c *Client) sendSplit(ctx context.Context, env *Envelope, body io.Reader) (*SendResult, error) {
 	var res *SendResult
 	rewind, body := clientRewinder(body)
-	pending := make([]int, len(env.To))
-	for i := range pending {
-		pending[i] = i
-	}
 	var last error
 	runs := 0
+	var pending []int
+	if c.needsSplit(env.To) {
+		pending = make([]int, len(env.To))
+		for i := range pending {
+			pending[i] = i
+		}
+	} else {
+		// The common case: one transaction for every recipient, and
+		// another only for those refused with 452.
+		sr, err := c.sendOne(ctx, env, body)
+		if sr == nil {
+			return nil, err
+		}
+		res, last, runs = sr, err, 1
+		if err == nil && c.err == nil && sr.Accepted() > 0 {
+			for i, rr := range sr.Recipients {
+				if clientTooMany(rr.Err) {
+					pending = append(pending, i)
+				}
+			}
+		}
+	}
 	for len(pending) > 0 {
 		batch, rest := c.nextBatch(env.To, pending)
 		if runs > 0 {

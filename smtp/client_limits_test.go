@@ -209,3 +209,26 @@ func TestClientLMTPOneRule(t *testing.T) {
 	assert.Equal(t, 552, se.Code)
 	require.NoError(t, c2.Quit(ctx))
 }
+
+// SendMany reports a message with a malformed recipient as Send does, and
+// sends the others.
+func TestClientSendManyReportsMalformedRecipients(t *testing.T) {
+	be := &clientBackend{}
+	addr := clientServe(t, be, nil, nil)
+	ctx := clientCtx(t)
+	c, err := Dial(ctx, addr, nil)
+	require.NoError(t, err)
+	defer c.Close()
+	res, err := c.SendMany(ctx, []Message{
+		{Envelope{From: "a@example.org", To: []string{"b@example.org", "bad address@"}}, strings.NewReader("one\r\n")},
+		{Envelope{From: "a@example.org", To: []string{"c@example.org"}}, strings.NewReader("two\r\n")},
+	})
+	require.NoError(t, err)
+	require.ErrorIs(t, res[0].Err, ErrBadAddress)
+	require.Len(t, res[0].Recipients, 2)
+	assert.ErrorIs(t, res[0].Recipients[0].Err, ErrNotSent)
+	assert.ErrorIs(t, res[0].Recipients[1].Err, ErrBadAddress)
+	require.NoError(t, res[1].Err)
+	require.Len(t, be.all(), 1)
+	assert.Equal(t, "two\r\n", be.all()[0].Body)
+}

@@ -55,7 +55,7 @@ func TestClientUTF8LocalPartNeedsSMTPUTF8(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	_, err = c.Send(clientCtx(t), &Envelope{From: "a@example.org", To: []string{"jörg@bücher.example"}}, strings.NewReader("hi\r\n"))
-	require.Error(t, err)
+	require.ErrorIs(t, err, ErrNotAdvertised)
 	require.NoError(t, c.Quit(clientCtx(t)))
 }
 
