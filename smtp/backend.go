@@ -51,10 +51,24 @@ type Session interface {
 	// 4.1.1.2); from is "" for the null path "<>". opts belongs to the
 	// connection and is reused: it is valid only during the call. Refuse
 	// with ErrSenderRefused, ErrAuthRequired or ErrTryLater, for example.
+	//
+	// from is the address as the client sent it: with SMTPUTF8 its domain
+	// may be in U-labels ("bob@bücher.example", RFC 6531 section 3.3).
+	// opts.FromALabels is the same address with the domain in A-labels
+	// ("bob@xn--bcher-kva.example", RFC 5890 section 2.3.2.1), equal to
+	// from when the client sent ASCII: match an allow-list keyed in
+	// A-labels against it, one keyed in U-labels against from.
 	Mail(ctx context.Context, from string, opts *MailOptions) error
 	// Rcpt adds a recipient (RFC 5321 section 4.1.1.3). opts is valid
 	// only during the call. Refuse with ErrNoSuchUser, ErrRelayDenied,
 	// ErrMailboxFull or ErrMailboxUnavailable, for example.
+	//
+	// to is the address as the client sent it, its domain possibly in
+	// U-labels (RFC 6531 section 3.3); opts.ToALabels is the same address
+	// with the domain in A-labels (RFC 5890 section 2.3.2.1), equal to to
+	// when the client sent ASCII. A client may send either form for one
+	// mailbox: compare domains in A-labels (ToALabels) to treat both
+	// alike.
 	Rcpt(ctx context.Context, to string, opts *RcptOptions) error
 	// Data receives the message body of DATA or BDAT (RFC 5321 section
 	// 4.1.1.4, RFC 3030): r yields it unstuffed, with CRLF line endings,

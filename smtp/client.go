@@ -32,6 +32,10 @@ type Client struct {
 	bw      *bufio.Writer
 	rr      *textproto.ReplyReader
 	isTLS   bool
+	// tlsCallback: the TLS configuration of the handshake carried the
+	// caller's own check of the peer (VerifyConnection or
+	// VerifyPeerCertificate).
+	tlsCallback bool
 
 	greeting   string
 	didHello   bool
@@ -42,6 +46,7 @@ type Client struct {
 	mailOpened bool     // lock-step: MAIL was accepted
 	mailUTF8   bool     // lock-step: MAIL carried SMTPUTF8
 	lineEnds   []int    // Send: where each command line ends in line
+	mails      int      // MAIL commands sent on this connection (LIMITS MAILMAX)
 	crlf       clientCRLF
 
 	err         error // sticky: the connection is unusable
@@ -62,7 +67,7 @@ type Client struct {
 func Dial(ctx context.Context, addr string, opts *DialOptions) (*Client, error) {
 	conn, err := clientDialer(opts).DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("smtp: dial %s: %w", addr, err)
 	}
 	return clientStart(ctx, conn, addr, false, opts)
 }
@@ -81,9 +86,14 @@ func DialTLS(ctx context.Context, addr string, opts *DialOptions) (*Client, erro
 	d := tls.Dialer{NetDialer: clientDialer(opts), Config: clientTLSConfig(cfg, host)}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
+		return nil, fmt.Errorf("smtp: dial %s with TLS: %w", addr, err)
+	}
+	c, err := clientStart(ctx, conn, addr, true, opts)
+	if err != nil {
 		return nil, err
 	}
-	return clientStart(ctx, conn, addr, true, opts)
+	c.tlsCallback = clientTLSCallback(d.Config)
+	return c, nil
 }
 
 // DialStartTLS connects to addr, says EHLO and upgrades the connection with
@@ -131,7 +141,7 @@ func clientStart(ctx context.Context, conn net.Conn, addr string, isTLS bool, op
 	c.setConn(conn)
 	if err := c.readGreeting(ctx); err != nil {
 		c.netConn.Close()
-		return nil, err
+		return nil, fmt.Errorf("smtp: greeting: %w", err)
 	}
 	return c, nil
 }
@@ -209,14 +219,14 @@ func (c *Client) Hello(ctx context.Context, localName string) error {
 		return nil
 	}
 	if c.opts.LMTP || (r.Code != 500 && r.Code != 502) {
-		return clientReplyError(r)
+		return fmt.Errorf("smtp: %s: %w", strings.TrimSpace(verb), clientReplyError(r))
 	}
 	r, err = c.cmd(ctx, c.opts.CommandTimeout, DefaultCommandTimeout, "HELO ", localName)
 	if err != nil {
 		return err
 	}
 	if r.Code != 250 {
-		return clientReplyError(r)
+		return fmt.Errorf("smtp: HELO: %w", clientReplyError(r))
 	}
 	c.ext, c.ehlo, c.didHello = extensions.Set{}, false, true
 	return nil

@@ -117,7 +117,7 @@ func (c *Client) answerChallenges(ctx context.Context, a sasl.Client, mech strin
 			return nil
 		case 334:
 		default:
-			return clientReplyError(r)
+			return fmt.Errorf("smtp: AUTH %s: %w", mech, clientReplyError(r))
 		}
 
 		var resp []byte

@@ -24,18 +24,21 @@ type Message struct {
 // end of one body leaves in the same write as the next message's MAIL,
 // RCPT and DATA (RFC 2920 section 3.1 allows the message content as the
 // first "command" of a group), so each message costs one round trip
-// instead of Send's two. With BDAT (CHUNKING offered and not DialOptions.DisableChunking
-// offered), up to clientWindow messages whose body fits one chunk are
-// written before the first reply is read, each after an RSET so that a
-// refused message cannot leave a transaction open for the next: many
-// messages per round trip. Without PIPELINING it calls Send for each
-// message.
+// instead of Send's two. With BDAT (CHUNKING offered and
+// DialOptions.DisableChunking not set), up to 32 messages whose body fits
+// one chunk are written before the first reply is read, each after an
+// RSET so that a refused message cannot leave a transaction open for the
+// next: many messages per round trip. Without PIPELINING, or when the
+// server's LIMITS (RFC 9422) bind (MAILMAX, or a message with more
+// recipients or domains than one transaction takes), it calls Send for
+// each message. Pipelined, a recipient refused with 452 is not offered
+// again in a further transaction: its result says so, as Send's would.
 func (c *Client) SendMany(ctx context.Context, msgs []Message) ([]SendResult, error) {
 	results := make([]SendResult, len(msgs))
 	if err := c.hello(ctx); err != nil {
 		return results, clientFailAll(results, err)
 	}
-	if c.opts.DisablePipelining || !c.ext.Has(extensions.Pipelining) {
+	if c.opts.DisablePipelining || !c.ext.Has(extensions.Pipelining) || c.limitsBind(msgs) {
 		for i := range msgs {
 			res, err := c.Send(ctx, &msgs[i].Envelope, msgs[i].Body)
 			if res != nil {
@@ -71,8 +74,30 @@ func (c *Client) SendMany(ctx context.Context, msgs []Message) ([]SendResult, er
 	}
 	for i := range results {
 		results[i].settle()
+		if results[i].Err == nil && results[i].Recipients != nil {
+			results[i].Err = clientRefusedError(&results[i])
+		}
 	}
 	return results, err
+}
+
+// limitsBind reports whether the server's LIMITS (RFC 9422) bind msgs:
+// MAILMAX, or a message that needs more than one transaction. SendMany
+// then sends each message as Send does.
+func (c *Client) limitsBind(msgs []Message) bool {
+	l, ok := c.ext.Limits()
+	if !ok {
+		return false
+	}
+	if l.MailMax > 0 {
+		return true
+	}
+	for i := range msgs {
+		if c.needsSplit(msgs[i].To) {
+			return true
+		}
+	}
+	return false
 }
 
 func clientFailAll(results []SendResult, err error) error {
@@ -101,6 +126,9 @@ func (b *clientBatch) prepareFrom(i int, rset bool) (int, clientSendState) {
 			b.results[i].Err = errors.New("smtp: SendMany sends BINARYMIME only with BDAT (DialOptions.DisableChunking is set)")
 			continue
 		}
+		if b.malformed(i) {
+			continue
+		}
 		s, err := b.c.prepare(b.ctx, &m.Envelope, m.Body, &b.results[i], rset)
 		if err != nil {
 			b.results[i].Err = err
@@ -109,6 +137,21 @@ func (b *clientBatch) prepareFrom(i int, rset bool) (int, clientSendState) {
 		return i, s
 	}
 	return i, clientSendState{}
+}
+
+// malformed reports whether message i has a malformed recipient, giving
+// its result one entry per recipient as Send does: it is not sent.
+func (b *clientBatch) malformed(i int) bool {
+	m := &b.msgs[i]
+	if len(m.To) == 0 {
+		return false // prepare says why
+	}
+	res, err := b.c.checkRecipients(&m.Envelope)
+	if err == nil {
+		return false
+	}
+	b.results[i] = SendResult{Recipients: res.Recipients, Err: err}
+	return true
 }
 
 // run sends the batch with DATA: the end of each body goes in the same
@@ -255,6 +298,9 @@ type clientWindowState struct {
 func (b *clientBatch) writeBDAT(w clientWindowState, i int, rset bool) (clientWindowState, bool, error) {
 	c := b.c
 	m := &b.msgs[i]
+	if b.malformed(i) {
+		return w, false, nil
+	}
 	s, err := c.prepare(b.ctx, &m.Envelope, m.Body, &b.results[i], rset)
 	if err != nil {
 		b.results[i].Err = err

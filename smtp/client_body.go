@@ -61,6 +61,12 @@ func (s *clientSendState) writeBody() error {
 			return err
 		}
 		n, rerr := s.body.Read(buf)
+		if s.scan.check(buf[:n]) >= 0 {
+			// Half a body may be on the wire: only dropping the
+			// connection keeps the server from taking it (RFC 6152
+			// section 3 forbids sending it).
+			return c.fail(s.scan.violation())
+		}
 		if n > 0 {
 			c.setDeadline(s.ctx, c.opts.DataBlockTimeout, DefaultDataBlockTimeout)
 			if _, err := c.dot.Write(buf[:n]); err != nil {

@@ -77,6 +77,11 @@ func (s *clientSendState) fillText(out, in []byte) (chunk []byte, eof bool, err 
 			return nil, false, err
 		}
 		k, rerr := s.body.Read(in[:min(room, len(in))])
+		if s.scan.check(in[:k]) >= 0 {
+			// Earlier chunks may be on the wire: dropping the connection
+			// keeps the server from taking the message.
+			return nil, false, s.c.fail(s.scan.violation())
+		}
 		n += c.crlf.convert(out[n:], in[:k])
 		if rerr == io.EOF {
 			n += c.crlf.finish(out[n:])

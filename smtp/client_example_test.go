@@ -2,6 +2,7 @@ package smtp_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -63,9 +64,11 @@ func ExampleClient_Send() {
 		From: "alice@example.org",
 		To:   []string{"bob@example.org", "nobody@example.org"},
 	}, strings.NewReader("Subject: hello\r\n\r\nHi Bob.\r\n"))
-	if err != nil {
-		log.Fatal(err)
+	var partial *smtp.RecipientsError
+	if err != nil && !errors.As(err, &partial) {
+		log.Fatal(err) // sent to nobody
 	}
+	// Accepted for some: each recipient has its own outcome.
 	for _, r := range res.Recipients {
 		fmt.Printf("%s: %v\n", r.Address, r.Err)
 	}
@@ -104,7 +107,7 @@ func ExampleClient_Data() {
 		log.Fatal(err)
 	}
 	if err := c.Rcpt(ctx, "nobody@example.org", nil); err != nil {
-		fmt.Println("RCPT:", err)
+		fmt.Println(err) // the step, then the server's reply
 	}
 	if err := c.Rcpt(ctx, "carol@example.org", nil); err != nil {
 		log.Fatal(err)
@@ -120,7 +123,7 @@ func ExampleClient_Data() {
 	fmt.Println("accepted")
 	c.Quit(ctx)
 	// Output:
-	// RCPT: 550 5.1.1 no such user
+	// smtp: RCPT TO:<nobody@example.org>: 550 5.1.1 no such user
 	// server got "Subject: lock-step\r\n\r\n.a line with a dot\r\n" for [carol@example.org]
 	// accepted
 }

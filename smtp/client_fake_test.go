@@ -147,6 +147,15 @@ func (s *clientScript) greetEHLO(exts ...string) {
 	s.send(reply + "250 HELP\r\n")
 }
 
+// clientRequirePartial checks that err reports a message accepted for
+// accepted recipients but not for all.
+func clientRequirePartial(t *testing.T, err error, accepted int) {
+	t.Helper()
+	var re *RecipientsError
+	require.ErrorAs(t, err, &re, "a message accepted for some recipients only is an error")
+	require.Equal(t, accepted, re.Accepted)
+}
+
 func clientCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)

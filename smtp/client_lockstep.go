@@ -15,9 +15,15 @@ import (
 // Mail starts a transaction with MAIL FROM (RFC 5321 section 4.1.1.2);
 // from "" is the null reverse-path "<>". Every option is checked against
 // the server's extensions before anything is written; set opts.UTF8 when a
-// later recipient is not ASCII.
+// later recipient's local part is not ASCII. A U-label domain goes as
+// A-labels when the local part is ASCII (RFC 6531 section 3.2), as Send
+// sends it.
 func (c *Client) Mail(ctx context.Context, from string, opts *MailOptions) error {
 	if err := c.hello(ctx); err != nil {
+		return err
+	}
+	from, err := clientWireAddress(from)
+	if err != nil {
 		return err
 	}
 	utf8, err := c.envelopeUTF8(opts != nil && opts.UTF8, from, nil)
@@ -39,7 +45,7 @@ func (c *Client) Mail(ctx context.Context, from string, opts *MailOptions) error
 		return err
 	}
 	if r.Code != 250 {
-		return clientReplyError(r)
+		return fmt.Errorf("smtp: MAIL FROM: %w", clientReplyError(r))
 	}
 	c.mailOpened, c.mailUTF8 = true, utf8
 	c.lmtpRcpts = c.lmtpRcpts[:0]
@@ -50,6 +56,10 @@ func (c *Client) Mail(ctx context.Context, from string, opts *MailOptions) error
 func (c *Client) Rcpt(ctx context.Context, to string, opts *RcptOptions) error {
 	if c.err != nil {
 		return c.err
+	}
+	to, err := clientWireAddress(to)
+	if err != nil {
+		return err
 	}
 	if clientNeedsUTF8(to) && !c.mailUTF8 {
 		return errors.New("smtp: non-ASCII recipient needs SMTPUTF8 on MAIL (MailOptions.UTF8)")
@@ -64,7 +74,7 @@ func (c *Client) Rcpt(ctx context.Context, to string, opts *RcptOptions) error {
 		return err
 	}
 	if r.Code != 250 && r.Code != 251 {
-		return clientReplyError(r)
+		return fmt.Errorf("smtp: RCPT TO:<%s>: %w", to, clientReplyError(r))
 	}
 	if c.opts.LMTP {
 		c.lmtpRcpts = append(c.lmtpRcpts, to)
@@ -87,7 +97,7 @@ func (c *Client) Data(ctx context.Context) (*DataWriter, error) {
 	}
 	if r.Code != 354 {
 		c.needReset = c.mailOpened
-		return nil, clientReplyError(r)
+		return nil, fmt.Errorf("smtp: DATA: %w", clientReplyError(r))
 	}
 	c.dot.Reset(c.bw)
 	return &DataWriter{c: c, ctx: ctx}, nil
@@ -122,7 +132,9 @@ func (w *DataWriter) Write(p []byte) (int, error) {
 
 // Close ends the body with CRLF.CRLF and reads the server's verdict, within
 // DialOptions.DataTermTimeout (RFC 5321 section 4.5.3.2.6). In LMTP mode
-// the error joins the refusals of each recipient; see Results.
+// the rule is Send's: the error is nil only when the message was delivered
+// to every recipient, and otherwise a *RecipientsError whose Accepted
+// counts the deliveries (RFC 2033 section 4.2); Results has each one.
 func (w *DataWriter) Close() error {
 	c := w.c
 	if w.closed {
@@ -152,11 +164,10 @@ func (w *DataWriter) readVerdict() error {
 		}
 		w.reply = clientJoin(r.Lines)
 		if r.Code != 250 {
-			return clientReplyError(r)
+			return fmt.Errorf("smtp: end of data: %w", clientReplyError(r))
 		}
 		return nil
 	}
-	var errs []error
 	for _, to := range c.lmtpRcpts {
 		r, err := c.readReply(w.ctx)
 		if err != nil {
@@ -165,14 +176,13 @@ func (w *DataWriter) readVerdict() error {
 		res := RecipientResult{Address: to}
 		if r.Code != 250 {
 			res.Err = clientReplyError(r)
-			errs = append(errs, fmt.Errorf("smtp: <%s>: %w", to, res.Err))
 		} else if w.reply == "" {
 			w.reply = clientJoin(r.Lines)
 		}
 		w.results = append(w.results, res)
 	}
 	c.lmtpRcpts = c.lmtpRcpts[:0]
-	return errors.Join(errs...)
+	return clientRefusedError(&SendResult{Recipients: w.results})
 }
 
 // Reply returns the text of the server's reply to the end of the body
@@ -187,7 +197,7 @@ func (w *DataWriter) Results() []RecipientResult { return w.results }
 // marks the final chunk. The chunk is sent as is: no dot-stuffing, no line
 // ending conversion. The server must have advertised CHUNKING. In LMTP
 // mode the last chunk gets one reply per accepted recipient and the error
-// joins the refusals.
+// is DataWriter.Close's: a *RecipientsError unless every one was delivered.
 func (c *Client) Bdat(ctx context.Context, chunk []byte, last bool) error {
 	if c.err != nil {
 		return c.err

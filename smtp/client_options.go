@@ -47,6 +47,13 @@ type DialOptions struct {
 	// ChunkSize is the largest BDAT chunk; 0 means 64 KiB. It sizes the
 	// client's body buffer, so a negative value is refused.
 	ChunkSize int
+	// TLSPeerVerified declares that the caller authenticated the TLS
+	// server itself, for a connection given to NewClient whose
+	// verification the Client cannot see; MailOptions.RequireTLS then
+	// goes over it (RFC 8689 section 4.2). A TLSConfig with a
+	// VerifyConnection or VerifyPeerCertificate callback needs no such
+	// declaration; see Client.TLSPeerAuthenticated.
+	TLSPeerVerified bool
 	// AllowInsecureAuth lets Auth send a password or bearer token (PLAIN,
 	// LOGIN, XOAUTH2, OAUTHBEARER and unknown mechanisms) over a
 	// connection that is neither TLS nor to a loopback address.
@@ -70,7 +77,10 @@ type DialOptions struct {
 
 	// Trace, when set, receives the whole dialogue as it crosses the wire,
 	// after TLS: "C: " before each line the client writes, "S: " before
-	// each line the server writes. SASL exchanges are masked.
+	// each line the server writes. In a SASL exchange (RFC 4954 section
+	// 4) only the credentials are masked: "C: AUTH LOGIN" shows, and so
+	// does the mechanism of "C: AUTH PLAIN [credentials hidden]"; each
+	// response line reads "C: [credentials hidden]".
 	Trace io.Writer
 
 	// Dialer dials the TCP connection for Dial, DialTLS and DialStartTLS;

@@ -20,6 +20,13 @@ import (
 // extension (or a MAIL/RCPT parameter) the server did not advertise.
 var ErrNotAdvertised = errors.New("smtp: not advertised by the server")
 
+// ErrTLSNotAuthenticated is the error of MailOptions.RequireTLS over a
+// connection without TLS or whose server certificate was not checked (an
+// InsecureSkipVerify configuration without a callback of its own): RFC
+// 8689 section 4.2 sends REQUIRETLS only to a server whose certificate was
+// validated. See Client.TLSPeerAuthenticated.
+var ErrTLSNotAuthenticated = errors.New("smtp: REQUIRETLS needs a TLS connection with a verified server certificate (RFC 8689 section 4.2)")
+
 func clientNotAdvertised(what string) error {
 	return fmt.Errorf("%w: %s", ErrNotAdvertised, what)
 }
@@ -40,14 +47,14 @@ func clientNeedsUTF8(s string) bool {
 func clientCheckAddress(addr string, utf8, rcpt bool) error {
 	for i := 0; i < len(addr); i++ {
 		if c := addr[i]; c < ' ' || c == 0x7f {
-			return fmt.Errorf("smtp: address %q contains a control byte", addr)
+			return fmt.Errorf("%w %q: it contains a control byte", ErrBadAddress, addr)
 		}
 	}
 	if rcpt && ascii.EqualFold(addr, "postmaster") {
 		return nil
 	}
 	if _, err := textproto.ParseMailbox(addr, textproto.ParseOptions{SMTPUTF8: utf8}); err != nil {
-		return fmt.Errorf("smtp: bad address %q: %w", addr, err)
+		return fmt.Errorf("%w %q: %w", ErrBadAddress, addr, err)
 	}
 	return nil
 }
@@ -150,8 +157,8 @@ func (c *Client) appendMailParams(dst []byte, o *MailOptions) ([]byte, error) {
 		if !ext.MailParamAllowed("REQUIRETLS") {
 			return dst, clientNotAdvertised("REQUIRETLS")
 		}
-		if !c.isTLS {
-			return dst, errors.New("smtp: REQUIRETLS needs a TLS connection (RFC 8689 section 4.1)")
+		if !c.TLSPeerAuthenticated() {
+			return dst, ErrTLSNotAuthenticated
 		}
 		dst = textproto.AppendFlag(dst, "REQUIRETLS")
 	}

@@ -1,5 +1,7 @@
 package smtp
 
+import "errors"
+
 // settle gives each recipient that has no error of its own the message's
 // error. Send and SendMany return an error only when the message was
 // accepted for nobody (RFC 5321 section 3.3: the verdict on the body is
@@ -7,7 +9,8 @@ package smtp
 // message then failed, or whose reply never came because the connection
 // was lost, must not read as accepted.
 func (r *SendResult) settle() {
-	if r.Err == nil || r.partial {
+	var re *RecipientsError
+	if r.Err == nil || r.partial || errors.As(r.Err, &re) {
 		return
 	}
 	for i := range r.Recipients {

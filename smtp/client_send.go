@@ -55,41 +55,10 @@ func (r *SendResult) Accepted() int {
 	return n
 }
 
-// Send sends one message: MAIL FROM, a RCPT TO for each recipient, then
-// the body read from body, with DATA or, unless DialOptions.DisableChunking is set, or when
-// the body is BINARYMIME, with BDAT chunks (RFC 3030).
-//
-// When the server offers PIPELINING (RFC 2920) and it is not disabled,
-// MAIL, every RCPT and DATA (or the first BDAT chunk) leave in one write and
-// the replies are read afterwards; otherwise each command waits for its
-// reply. Every address and parameter is checked before anything is
-// written. When every recipient is refused no body is sent (after a
-// pipelined DATA that the server answered 354 anyway, an empty body ends
-// the command, as RFC 2920 section 3.1 asks).
-//
-// The error is nil when the message was accepted for at least one
-// recipient: check SendResult.Recipients for the others. Otherwise it is
-// the MAIL refusal, the joined refusals of the recipients, or the refusal
-// of the body, each wrapping an *Error. A connection lost on the way
-// yields an error that errors.As turns into a 451 *Error (RFC 5321 section
-// 3.8): the message was not sent and may be tried again.
-//
-// Send costs two round trips with DATA (the body may only follow the 354)
-// and one with BDAT; SendMany pipelines across messages for bulk sending.
-//
-// The body is streamed: memory use does not grow with its size. Unless
-// the body is BINARYMIME it is dot-stuffed for DATA and, for both DATA and
-// BDAT, bare CR and LF become CRLF.
-func (c *Client) Send(ctx context.Context, env *Envelope, body io.Reader) (*SendResult, error) {
-	if env == nil || len(env.To) == 0 {
-		return nil, errors.New("smtp: Send needs at least one recipient")
-	}
-	if env.RcptOptions != nil && len(env.RcptOptions) != len(env.To) {
-		return nil, errors.New("smtp: Envelope.RcptOptions must be nil or match To")
-	}
-	if err := c.hello(ctx); err != nil {
-		return nil, err
-	}
+// sendOne runs one transaction of Send: MAIL FROM, a RCPT TO for each
+// address of env.To, then the body. Its error is nil when the message was
+// accepted for at least one recipient; Send decides what the caller sees.
+func (c *Client) sendOne(ctx context.Context, env *Envelope, body io.Reader) (*SendResult, error) {
 	res := &SendResult{}
 	s, err := c.prepare(ctx, env, body, res, c.needReset || c.mailOpened)
 	if err != nil {
@@ -100,6 +69,7 @@ func (c *Client) Send(ctx context.Context, env *Envelope, body io.Reader) (*Send
 	}
 	defer c.end()
 	c.crlf = clientCRLF{}
+	c.mails++
 	if !c.opts.DisablePipelining && c.ext.Has(extensions.Pipelining) {
 		err = s.pipelined()
 	} else {
@@ -122,7 +92,19 @@ func (c *Client) prepare(ctx context.Context, env *Envelope, body io.Reader, res
 	if env.RcptOptions != nil && len(env.RcptOptions) != len(env.To) {
 		return clientSendState{}, errors.New("smtp: Envelope.RcptOptions must be nil or match To")
 	}
-	mo := env.MailOptions
+	orig := env
+	env, err := clientWireEnvelope(env)
+	if err != nil {
+		return clientSendState{}, err
+	}
+	mo, scan, err := c.bodyOptions(env.MailOptions, body)
+	if err != nil {
+		return clientSendState{}, err
+	}
+	if mo != env.MailOptions {
+		cp := *env
+		cp.MailOptions, env = mo, &cp
+	}
 	utf8, err := c.envelopeUTF8(mo != nil && mo.UTF8, env.From, env.To)
 	if err != nil {
 		return clientSendState{}, err
@@ -131,7 +113,7 @@ func (c *Client) prepare(ctx context.Context, env *Envelope, body io.Reader, res
 	if err := c.buildEnvelope(env, utf8, rset); err != nil {
 		return clientSendState{}, err
 	}
-	res.setRecipients(env.To)
+	res.setRecipients(orig.To) // results name them as the caller wrote them
 
 	binary := mo != nil && mo.Body == BodyBinaryMIME
 	return clientSendState{
@@ -139,6 +121,7 @@ func (c *Client) prepare(ctx context.Context, env *Envelope, body io.Reader, res
 		ctx:    ctx,
 		res:    res,
 		body:   body,
+		scan:   scan,
 		rset:   rset,
 		binary: binary,
 		bdat:   binary || !c.opts.DisableChunking && c.ext.Has(extensions.Chunking),
@@ -196,6 +179,7 @@ type clientSendState struct {
 	bdat   bool
 	binary bool
 
+	scan     clientScan // what a streamed body may not hold
 	mailErr  error
 	accepted int
 }

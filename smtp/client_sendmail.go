@@ -3,6 +3,7 @@ package smtp
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -20,7 +21,8 @@ import (
 //
 // As with net/smtp, a refused recipient makes SendMail fail; the message
 // may still have been accepted for the other recipients (they went out
-// pipelined): a *RecipientsError then lists the refused ones.
+// pipelined): a *RecipientsError then lists the refused ones and counts
+// the others. Send's rules apply: LIMITS, 8BITMIME and SIZE are honoured.
 func SendMail(ctx context.Context, addr string, auth sasl.Client, from string, to []string, msg []byte) error {
 	return SendMailWith(ctx, addr, nil, auth, from, to, bytes.NewReader(msg))
 }
@@ -28,9 +30,11 @@ func SendMail(ctx context.Context, addr string, auth sasl.Client, from string, t
 // SendMailOptions tune SendMailWith.
 type SendMailOptions struct {
 	DialOptions
-	// RequireTLS refuses to send anything beyond EHLO unless the
+	// MustUseTLS refuses to send anything beyond EHLO unless the
 	// connection is secured: by ImplicitTLS or by STARTTLS (RFC 3207).
-	RequireTLS bool
+	// It is about this hop's connection; MailOptions.RequireTLS is RFC
+	// 8689's REQUIRETLS, which asks every hop of the message for TLS.
+	MustUseTLS bool
 	// ImplicitTLS dials with TLS from the start (RFC 8314, port 465).
 	ImplicitTLS bool
 	// MailOptions are the MAIL FROM parameters; nil means none.
@@ -51,7 +55,7 @@ func SendMailWith(ctx context.Context, addr string, opts *SendMailOptions, auth 
 	if err := c.Hello(ctx, ""); err != nil {
 		return err
 	}
-	if err := c.startTLSIfOffered(ctx, opts.RequireTLS); err != nil {
+	if err := c.startTLSIfOffered(ctx, opts.MustUseTLS); err != nil {
 		return err
 	}
 	if auth != nil {
@@ -60,13 +64,14 @@ func SendMailWith(ctx context.Context, addr string, opts *SendMailOptions, auth 
 		}
 	}
 
-	res, err := c.Send(ctx, &Envelope{From: from, To: to, MailOptions: opts.MailOptions}, msg)
-	if err != nil {
+	_, err = c.Send(ctx, &Envelope{From: from, To: to, MailOptions: opts.MailOptions}, msg)
+	var re *RecipientsError
+	if errors.As(err, &re) && re.Accepted > 0 {
+		c.Quit(ctx)
 		return err
 	}
-	if rerr := clientRefusedError(res); rerr != nil {
-		c.Quit(ctx)
-		return rerr
+	if err != nil {
+		return err
 	}
 	// The message is the server's now (RFC 5321 section 4.1.1.4): a QUIT
 	// that fails changes nothing, and reporting it would have the caller
@@ -100,10 +105,16 @@ func (c *Client) startTLSIfOffered(ctx context.Context, requireTLS bool) error {
 	return nil
 }
 
-// RecipientsError reports the recipients refused while the message was
-// accepted for others.
+// RecipientsError is the error of Send, SendMail and DataWriter.Close when
+// the message did not reach every recipient: Refused lists the others,
+// each with its reply or the client's reason; Accepted counts the
+// recipients that have the message (RFC 5321 section 3.3: the server is
+// responsible for them; in LMTP mode, RFC 2033 section 4.2: delivered to
+// them), so that a caller never sends it to them again. errors.As finds
+// each refusal's *Error through it.
 type RecipientsError struct {
-	Refused []RecipientResult
+	Refused  []RecipientResult
+	Accepted int
 }
 
 // Error lists the refused recipients with their replies.
@@ -135,5 +146,5 @@ func clientRefusedError(res *SendResult) error {
 	if refused == nil {
 		return nil
 	}
-	return &RecipientsError{Refused: refused}
+	return &RecipientsError{Refused: refused, Accepted: len(res.Recipients) - len(refused)}
 }

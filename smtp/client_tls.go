@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 
 	"github.com/postwire/postwire/extensions"
 	"github.com/postwire/postwire/textproto"
@@ -31,7 +32,7 @@ func (c *Client) StartTLS(ctx context.Context, config *tls.Config) error {
 		return err
 	}
 	if r.Code != 220 {
-		return clientReplyError(r)
+		return fmt.Errorf("smtp: STARTTLS: %w", clientReplyError(r))
 	}
 	if c.br.Buffered() > 0 {
 		return c.fail(&textproto.ProtocolError{Msg: "server sent data after its 220 reply to STARTTLS (response injection)"})
@@ -46,12 +47,38 @@ func (c *Client) StartTLS(ctx context.Context, config *tls.Config) error {
 	err = tc.HandshakeContext(ctx)
 	c.end()
 	if err != nil {
-		return c.fail(err)
+		return c.fail(fmt.Errorf("smtp: STARTTLS handshake: %w", err))
 	}
 	c.setConn(tc)
 	c.isTLS = true
+	c.tlsCallback = clientTLSCallback(config)
 	c.didHello, c.ehlo, c.ext = false, false, extensions.Set{}
 	return c.Hello(ctx, "")
+}
+
+// TLSPeerAuthenticated reports whether the connection uses TLS with a
+// server certificate that was checked: verified by crypto/tls against the
+// configuration's roots (tls.ConnectionState.VerifiedChains), checked by a
+// VerifyConnection or VerifyPeerCertificate callback of the configuration
+// used for the handshake (as DANE, RFC 7672, or MTA-STS, RFC 8461,
+// checks need; the callback's caller is trusted to refuse what it must),
+// or declared so by DialOptions.TLSPeerVerified. MailOptions.RequireTLS
+// needs it (RFC 8689 section 4.2).
+func (c *Client) TLSPeerAuthenticated() bool {
+	if !c.isTLS {
+		return false
+	}
+	if c.opts.TLSPeerVerified || c.tlsCallback {
+		return true
+	}
+	cs, _ := c.TLSConnectionState()
+	return len(cs.VerifiedChains) > 0
+}
+
+// clientTLSCallback reports whether cfg checks the peer with a callback of
+// the caller's.
+func clientTLSCallback(cfg *tls.Config) bool {
+	return cfg != nil && (cfg.VerifyConnection != nil || cfg.VerifyPeerCertificate != nil)
 }
 
 // clientTLSConfig returns cfg with ServerName set to host when empty.

@@ -42,13 +42,33 @@ func (t *clientTraceConn) setHide(h bool) {
 	t.mu.Unlock()
 }
 
+// clientAppendMasked appends a line of the SASL exchange with only its
+// credentials masked: an AUTH command keeps its verb and mechanism name
+// (RFC 4954 section 4), "AUTH PLAIN [credentials hidden]"; a response
+// line is all credentials.
+func clientAppendMasked(b, p []byte) []byte {
+	const mask = "[credentials hidden]\r\n"
+	if len(p) < 5 || string(p[:5]) != "AUTH " {
+		return append(b, mask...)
+	}
+	end := 5
+	for end < len(p) && p[end] != ' ' && p[end] != '\r' && p[end] != '\n' {
+		end++
+	}
+	b = append(b, p[:end]...)
+	if end < len(p) && p[end] == ' ' {
+		return append(append(b, ' '), mask...)
+	}
+	return append(b, '\r', '\n')
+}
+
 func (t *clientTraceConn) log(prefix string, mid *bool, p []byte, hide bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	b := t.scratch[:0]
 	if hide {
 		b = append(b, prefix...)
-		b = append(b, "[credentials hidden]\r\n"...)
+		b = clientAppendMasked(b, p)
 		t.w.Write(b)
 		t.scratch = b
 		return

@@ -221,6 +221,7 @@ func TestMailParameters(t *testing.T) {
 			c.raw("BDAT 1 LAST\r\nx")
 			c.expect("250")
 			msgs := b.Messages()
+			tt.want.FromALabels = "a@example.org"
 			assert.Equal(t, tt.want, msgs[len(msgs)-1].Opts)
 		})
 	}
@@ -242,7 +243,7 @@ func TestRcptParameters(t *testing.T) {
 	c.expect("250")
 	m := b.Messages()[0]
 	require.Len(t, m.RcptOpts, 2)
-	assert.Equal(t, RcptOptions{Notify: []DSNNotify{DSNNotifySuccess, DSNNotifyDelayed}, OriginalRecipientType: DSNAddressTypeRFC822, OriginalRecipient: "b+x@example.org"}, m.RcptOpts[0])
+	assert.Equal(t, RcptOptions{Notify: []DSNNotify{DSNNotifySuccess, DSNNotifyDelayed}, OriginalRecipientType: DSNAddressTypeRFC822, OriginalRecipient: "b+x@example.org", ToALabels: "b@example.org"}, m.RcptOpts[0])
 	assert.Equal(t, []DSNNotify{DSNNotifyNever}, m.RcptOpts[1].Notify)
 }
 

@@ -27,7 +27,8 @@ func (c *Conn) handleMail(args []byte) outcome {
 		return answer(552, EnhancedCode{5, 3, 4}, "Message size exceeds fixed maximum message size") // RFC 1870 section 6.1
 	}
 
-	if err := c.session.Mail(c.ctx, path.String(), opts); err != nil {
+	opts.FromALabels = path.String()
+	if err := c.session.Mail(c.ctx, path.Sent(), opts); err != nil {
 		return backendFailure("MAIL", err)
 	}
 	c.mailAccepted()

@@ -76,6 +76,13 @@ type MailOptions struct {
 	MTPriority *int
 	// DeliverBy is BY=, RFC 2852; nil when absent.
 	DeliverBy *DeliverByOptions
+
+	// FromALabels is set by the Server: the reverse-path with its domain
+	// in A-labels (RFC 5890 section 2.3.2.1), the form to match a list
+	// keyed in ASCII against; it equals the from given to Session.Mail
+	// unless the client wrote the domain with U-labels (RFC 6531 section
+	// 3.3). The client ignores it.
+	FromALabels string
 }
 
 // RcptOptions are the parameters of RCPT TO (RFC 3461 section 4).
@@ -83,4 +90,11 @@ type RcptOptions struct {
 	Notify                []DSNNotify // NOTIFY=; nil when absent
 	OriginalRecipientType DSNAddressType
 	OriginalRecipient     string // ORCPT= address, xtext-decoded
+
+	// ToALabels is set by the Server: the recipient with its domain in
+	// A-labels (RFC 5890 section 2.3.2.1), the form to match a list keyed
+	// in ASCII against; it equals the to given to Session.Rcpt unless the
+	// client wrote the domain with U-labels (RFC 6531 section 3.3). The
+	// client ignores it.
+	ToALabels string
 }

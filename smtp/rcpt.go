@@ -26,7 +26,8 @@ func (c *Conn) handleRcpt(args []byte) outcome {
 		}
 	}
 
-	to := path.String()
+	to := path.Sent()
+	opts.ToALabels = path.String()
 	if err := c.session.Rcpt(c.ctx, to, opts); err != nil {
 		return backendFailure("RCPT", err)
 	}

@@ -33,6 +33,9 @@ type mailboxParser struct {
 	// noLimits leaves out the local-part limit of RFC 5321 section
 	// 4.5.3.1.1, for a mailbox that is no path (the AUTH parameter).
 	noLimits bool
+	// udomain is the last domain parsed as it was written, when it had
+	// U-labels and was converted to A-labels; "" otherwise.
+	udomain string
 }
 
 // mailbox parses Local-part "@" ( Domain / address-literal ) at i.
@@ -45,10 +48,15 @@ func (p *mailboxParser) mailbox(i int) (local, domain string, end int, err *Pars
 		return "", "", 0, errAddress("address must be local-part@domain")
 	}
 	i++
+	p.udomain = ""
 	if i < len(p.s) && p.s[i] == '[' {
 		domain, i, err = p.addressLiteral(i)
 	} else {
+		start := i
 		domain, i, err = p.domain(i)
+		if err == nil && domain != p.s[start:i] {
+			p.udomain = p.s[start:i]
+		}
 	}
 	if err != nil {
 		return "", "", 0, err

@@ -14,6 +14,21 @@ type Path struct {
 	Null   bool
 	Local  string // the local part, unquoted: `"a b"@x` has Local `a b`
 	Domain string // a domain (A-labels, as on the wire unless converted) or an address literal with its brackets, "[192.0.2.1]"
+	// UDomain is the domain as it was written when it had U-labels
+	// (RFC 5890 section 2.3.2.1; with SMTPUTF8, RFC 6531 section 3.3),
+	// before Domain took its A-label form; "" when the domain was ASCII.
+	UDomain string
+}
+
+// Sent returns the path as a mailbox the way it was written: String's
+// form, but with UDomain for the domain when it has U-labels. String
+// gives the A-label form; both name the same mailbox (RFC 5890 section
+// 2.3.2.1).
+func (p Path) Sent() string {
+	if p.UDomain != "" {
+		p.Domain = p.UDomain
+	}
+	return p.String()
 }
 
 // String returns the path as a mailbox, local@domain, quoting the local
@@ -148,7 +163,7 @@ func ParseMailbox(s string, opt ParseOptions) (Path, error) {
 	if len(s) > MaxPath-2 {
 		return Path{}, errAddress("address too long")
 	}
-	return Path{Local: local, Domain: domain}, nil
+	return Path{Local: local, Domain: domain, UDomain: p.udomain}, nil
 }
 
 func parseEnvelope(args []byte, prefix string, rcpt bool, opt ParseOptions) (Path, Params, error) {
@@ -269,7 +284,7 @@ func parseBracketed(s string, start int, rcpt bool, opt ParseOptions) (Path, int
 	if i-start > MaxPath {
 		return Path{}, 0, errAddress("path too long")
 	}
-	path.Local, path.Domain = local, domain
+	path.Local, path.Domain, path.UDomain = local, domain, p.udomain
 	return path, i, nil
 }
 
@@ -318,7 +333,7 @@ func parseBare(s string, i int, rcpt bool, opt ParseOptions) (Path, int, *ParseE
 	if end-i+2 > MaxPath {
 		return Path{}, 0, errAddress("path too long")
 	}
-	return Path{Local: local, Domain: domain}, end, nil
+	return Path{Local: local, Domain: domain, UDomain: p.udomain}, end, nil
 }
 
 func indexControl(s string) int {

@@ -88,7 +88,7 @@ func TestParseMailValid(t *testing.T) {
 		t.Run(tt.args, func(t *testing.T) {
 			p, params, err := ParseMail([]byte(tt.args), tt.opt)
 			require.NoError(t, err)
-			assert.Equal(t, Path{Null: tt.null, Local: tt.local, Domain: tt.domain}, p)
+			assert.Equal(t, Path{Null: tt.null, Local: tt.local, Domain: tt.domain}, Path{Null: p.Null, Local: p.Local, Domain: p.Domain})
 			if strings.HasSuffix(tt.args, " SMTPUTF8") {
 				assert.Equal(t, Params{{"SMTPUTF8", "", false}}, params)
 			} else {
@@ -435,4 +435,26 @@ func FuzzParseMail(f *testing.F) {
 			require.Equal(t, p.Local, back.Local)
 		}
 	})
+}
+
+// A domain written with U-labels keeps its written form in UDomain, and
+// Sent gives the mailbox as written while String gives its A-label form.
+func TestPathKeepsUDomain(t *testing.T) {
+	utf8opt := ParseOptions{SMTPUTF8: true}
+	for _, tt := range []struct {
+		args, sent, alabels string
+	}{
+		{"TO:<bob@bücher.example>", "bob@bücher.example", "bob@xn--bcher-kva.example"},
+		{"TO:<bob@BÜCHER.example>", "bob@BÜCHER.example", "bob@xn--bcher-kva.example"},
+		{"TO:<bob@xn--bcher-kva.example>", "bob@xn--bcher-kva.example", "bob@xn--bcher-kva.example"},
+		{"TO:<bob@Example.ORG>", "bob@Example.ORG", "bob@Example.ORG"},
+	} {
+		p, _, err := ParseRcpt([]byte(tt.args), utf8opt)
+		require.NoError(t, err, tt.args)
+		assert.Equal(t, tt.sent, p.Sent(), tt.args)
+		assert.Equal(t, tt.alabels, p.String(), tt.args)
+	}
+	m, err := ParseMailbox("bob@bücher.example", utf8opt)
+	require.NoError(t, err)
+	assert.Equal(t, "bücher.example", m.UDomain)
 }

@@ -2,11 +2,16 @@
 // client and prints the server's replies.
 //
 //	go run ./examples/send -server 127.0.0.1:2525 -from a@example.org -to b@example.org message.eml
-//	echo "Subject: hi" | go run ./examples/send -to b@example.org -v
+//	echo "Subject: hi" | go run ./examples/send -from a@example.org -to b@example.org -v
 //
 // The message is read from the file named on the command line, or from
-// standard input. -v prints the whole dialogue (credentials masked) on
-// standard error.
+// standard input, whole: the client then declares its size (SIZE=, RFC
+// 1870 section 6) and BODY=8BITMIME when it is 8-bit (RFC 6152), and
+// refuses it before MAIL when the server cannot take it. -from is needed;
+// the null reverse-path <> of a bounce (RFC 5321 section 4.5.5) only
+// with -null-sender. -v prints the whole dialogue (credentials masked) on
+// standard error. The exit status is 0 only when every recipient took the
+// message.
 //
 // With -mx the message goes straight to the MX hosts of each recipient's
 // domain instead of to -server (package smtp/delivery: MX resolution,
@@ -20,6 +25,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -44,7 +50,8 @@ func (r *recipients) Set(v string) error { *r = append(*r, v); return nil }
 func main() {
 	var to recipients
 	server := flag.String("server", "127.0.0.1:2525", "server `host:port`")
-	from := flag.String("from", "", "envelope sender (empty for the null reverse-path <>)")
+	from := flag.String("from", "", "envelope sender (required unless -null-sender)")
+	nullSender := flag.Bool("null-sender", false, "send with the null reverse-path <>, as a bounce does (RFC 5321 section 4.5.5)")
 	flag.Var(&to, "to", "envelope recipient (repeatable)")
 	startTLS := flag.Bool("starttls", false, "upgrade with STARTTLS (RFC 3207); fail if not offered")
 	implicitTLS := flag.Bool("tls", false, "implicit TLS from the start (RFC 8314, port 465)")
@@ -67,7 +74,7 @@ func main() {
 	flag.Parse()
 
 	if err := run(config{
-		server: *server, from: *from, to: to, startTLS: *startTLS, implicitTLS: *implicitTLS,
+		server: *server, from: *from, nullSender: *nullSender, to: to, startTLS: *startTLS, implicitTLS: *implicitTLS,
 		insecure: *insecure, authMech: *authMech, user: *user, password: *password, lmtp: *lmtp,
 		noPipelining: *noPipelining, chunking: *chunking, noChunking: *noChunking, smtputf8: *smtputf8, localName: *localName,
 		timeout: *timeout, verbose: *verbose, file: flag.Arg(0),
@@ -81,7 +88,7 @@ func main() {
 type config struct {
 	server, from, authMech, user, password, localName, file string
 	to                                                      []string
-	startTLS, implicitTLS, insecure, lmtp                   bool
+	startTLS, implicitTLS, insecure, lmtp, nullSender       bool
 	noPipelining, chunking, noChunking, smtputf8, verbose   bool
 	timeout                                                 time.Duration
 
@@ -99,11 +106,16 @@ func run(cfg config) error {
 	if len(cfg.to) == 0 {
 		return errors.New("at least one -to is needed")
 	}
-	body, err := openMessage(cfg.file)
+	switch {
+	case cfg.from == "" && !cfg.nullSender:
+		return errors.New("-from is needed (or -null-sender for the null reverse-path <>)")
+	case cfg.from != "" && cfg.nullSender:
+		return errors.New("-from and -null-sender exclude each other")
+	}
+	body, err := readMessage(cfg.file)
 	if err != nil {
 		return err
 	}
-	defer body.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
 	defer cancel()
 	if cfg.mx {
@@ -212,18 +224,36 @@ func send(ctx context.Context, c *smtp.Client, cfg config, body io.Reader) error
 				fmt.Printf("recipient <%s>: accepted\n", r.Address)
 			}
 		}
-		if err == nil {
+		if res.Accepted() > 0 {
 			fmt.Printf("message: 250 %s\n", res.Reply)
 		}
+	}
+	var partial *smtp.RecipientsError
+	if errors.As(err, &partial) {
+		// Sent to some: QUIT as usual, then report the others.
+		if qerr := c.Quit(ctx); qerr == nil {
+			fmt.Println("quit: 221")
+		}
+		return fmt.Errorf("%d of %d recipients took the message", partial.Accepted, len(res.Recipients))
 	}
 	return err
 }
 
-func openMessage(file string) (io.ReadCloser, error) {
+// readMessage reads the message whole, from file or standard input: a
+// body known in advance is one whose size and 8-bit content the client
+// declares.
+func readMessage(file string) (*bytes.Reader, error) {
+	var b []byte
+	var err error
 	if file == "" || file == "-" {
-		return io.NopCloser(os.Stdin), nil
+		b, err = io.ReadAll(os.Stdin)
+	} else {
+		b, err = os.ReadFile(file)
 	}
-	return os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.NewReader(b), nil
 }
 
 func mechanism(cfg config) (sasl.Client, error) {

@@ -36,6 +36,7 @@ import (
 type store struct {
 	mu     sync.Mutex
 	bodies []string
+	froms  []string // the reverse-path of each MAIL
 }
 
 func (s *store) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }
@@ -45,7 +46,12 @@ type session struct {
 	to []string
 }
 
-func (*session) Mail(context.Context, string, *smtp.MailOptions) error { return nil }
+func (x *session) Mail(_ context.Context, from string, _ *smtp.MailOptions) error {
+	x.s.mu.Lock()
+	x.s.froms = append(x.s.froms, from)
+	x.s.mu.Unlock()
+	return nil
+}
 func (x *session) Rcpt(_ context.Context, to string, _ *smtp.RcptOptions) error {
 	x.to = append(x.to, to)
 	return nil
@@ -225,4 +231,36 @@ func TestSendMX(t *testing.T) {
 	defer st.mu.Unlock()
 	require.Len(t, st.bodies, 1)
 	assert.Equal(t, message, st.bodies[0])
+}
+
+// Without -from nothing is sent: the null reverse-path only with
+// -null-sender.
+func TestSendNeedsASender(t *testing.T) {
+	st := &store{}
+	srv := &smtp.Server{Hostname: "test", Backend: st, Logger: slog.New(slog.DiscardHandler)}
+	addr := serve(t, srv, false)
+	file := filepath.Join(t.TempDir(), "m.eml")
+	require.NoError(t, os.WriteFile(file, []byte("Subject: bounce\r\n\r\nhi\r\n"), 0o600))
+	cfg := config{server: addr, to: []string{"b@example.org"}, file: file, localName: "localhost", timeout: 10 * time.Second}
+	require.ErrorContains(t, run(cfg), "-from")
+	assert.Empty(t, st.froms)
+
+	cfg.nullSender = true
+	require.NoError(t, run(cfg))
+	assert.Equal(t, []string{""}, st.froms)
+}
+
+// The message's size goes with MAIL: one over the server's SIZE is not
+// sent (RFC 1870 section 6).
+func TestSendDeclaresTheSize(t *testing.T) {
+	st := &store{}
+	srv := &smtp.Server{Hostname: "test", Backend: st, Logger: slog.New(slog.DiscardHandler), MaxMessageBytes: 100}
+	addr := serve(t, srv, false)
+	file := filepath.Join(t.TempDir(), "m.eml")
+	require.NoError(t, os.WriteFile(file, []byte("Subject: big\r\n\r\n"+strings.Repeat("x", 300)+"\r\n"), 0o600))
+	cfg := config{server: addr, from: "a@example.org", to: []string{"b@example.org"}, file: file,
+		localName: "localhost", timeout: 10 * time.Second}
+	require.ErrorIs(t, run(cfg), smtp.ErrBodyNotAllowed)
+	assert.Empty(t, st.froms, "refused before MAIL")
+	assert.Empty(t, st.bodies)
 }

@@ -98,6 +98,8 @@ type how struct {
 	opts                  smtp.DialOptions
 	to                    []string
 	from                  string // "" means alice@client.example
+	stream                bool   // the client cannot know the body in advance
+	mail                  *smtp.MailOptions
 }
 
 // send sends msg to addr with Postwire's client as h says, and says QUIT
@@ -138,7 +140,11 @@ func send(t *testing.T, addr string, h how, msg []byte) (*smtp.SendResult, error
 	if from == "" {
 		from = "alice@client.example"
 	}
-	res, err := c.Send(ctx, &smtp.Envelope{From: from, To: to}, bytes.NewReader(msg))
+	var body io.Reader = bytes.NewReader(msg)
+	if h.stream {
+		body = struct{ io.Reader }{body}
+	}
+	res, err := c.Send(ctx, &smtp.Envelope{From: from, To: to, MailOptions: h.mail}, body)
 	if err != nil {
 		return res, err
 	}

@@ -199,12 +199,23 @@ func (h *hold) deliver(ctx context.Context, c *smtp.Client, d string, log *slog.
 		if err != nil {
 			return err
 		}
-		res, sendErr := c.Send(ctx, &smtp.Envelope{From: env.From, To: env.To}, f)
+		// The file is streamed, so the client cannot see whether it is
+		// 8-bit: declare it when the customer takes 8-bit (RFC 6152
+		// section 3); otherwise an 8-bit body is refused as it goes.
+		var mo *smtp.MailOptions
+		if ok, _ := c.Extension("8BITMIME"); ok {
+			mo = &smtp.MailOptions{Body: smtp.Body8BitMIME}
+		}
+		res, sendErr := c.Send(ctx, &smtp.Envelope{From: env.From, To: env.To, MailOptions: mo}, f)
 		f.Close()
 		if res == nil {
 			return sendErr
 		}
-		if err := h.settle(base, env, res, sendErr != nil, log); err != nil {
+		// A *RecipientsError is a message the customer took for some:
+		// each recipient's own result decides.
+		var partial *smtp.RecipientsError
+		failed := sendErr != nil && !errors.As(sendErr, &partial)
+		if err := h.settle(base, env, res, failed, log); err != nil {
 			return err
 		}
 	}

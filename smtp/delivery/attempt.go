@@ -224,7 +224,8 @@ func (dd *domainDelivery) transaction(ctx context.Context, c *smtp.Client, a Att
 		r := &dd.results[i]
 		r.MX, r.IP, r.TLS = a.MX, a.IP, a.TLS
 		e := rr.Err
-		if e == nil && err != nil {
+		var partial *smtp.RecipientsError
+		if e == nil && err != nil && !errors.As(err, &partial) {
 			e = asReply(err) // a lost connection or an ended context
 		}
 		if e == nil {
