@@ -53,8 +53,13 @@ type poolOutcome struct {
 func poolJudge(c *Client, res *SendResult, err error, body *poolBody) poolOutcome {
 	o := poolOutcome{lost: c.err != nil, closing: poolClosing(res, err)}
 	o.keep = !o.lost && !o.closing
+	var partial *RecipientsError
 	switch {
 	case err == nil:
+		o.kind = poolSent
+	case errors.As(err, &partial) && partial.Accepted > 0:
+		// The server took it for some recipients: sent, and the
+		// others' refusals go back to the caller, never retried.
 		o.kind = poolSent
 	case body.err != nil:
 		o.kind = poolFailed // the caller's reader failed: no other connection will do better
