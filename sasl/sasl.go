@@ -79,7 +79,9 @@ type IdentityServer interface {
 // tools such as fail2ban read. It is the authentication identity as the
 // client sent it (prepared, where the mechanism prepares it), never a
 // password or a token; "" when the client did not get as far as naming
-// one. The Servers of this package that take a user name implement it.
+// one. The Servers of this package that take a user name implement it:
+// PLAIN, LOGIN, CRAM-MD5, SCRAM-* (with and without -PLUS), OAUTHBEARER
+// (the gs2 authzid, its only user name) and XOAUTH2.
 type AttemptServer interface {
 	Server
 	Attempted() string

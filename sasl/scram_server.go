@@ -115,10 +115,12 @@ func (s *scramServer) serverFirstMessage(msg string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.attempt(username)
 	username, err = PrepareUsername(username)
 	if err != nil {
 		return nil, err
 	}
+	s.attempt(username)
 	s.id.Authentication = username
 
 	if err := s.lookupCredentials(username); err != nil {
