@@ -18,6 +18,7 @@ type scramServer struct {
 	nonce           string // the server's part of the nonce; fixed by tests, else random
 	step            int    // 0 client-first awaited, 1 client-final awaited, 2 final empty response awaited
 	asked           bool
+	flag            string // the client's gs2-cbind-flag
 	gs2Header       string
 	clientFirstBare string
 	serverFirst     string
@@ -159,6 +160,10 @@ func (s *scramServer) serverFirstMessage(msg string) ([]byte, error) {
 	s.attempt(username)
 	s.id.Authentication = username
 
+	if err := s.checkGS2Flag(); err != nil {
+		return nil, err
+	}
+
 	if err := s.lookupCredentials(username); err != nil {
 		return nil, err
 	}
@@ -204,32 +209,38 @@ func (s *scramServer) readGS2Header(msg string) (string, error) {
 	return bare, nil
 }
 
-// readGS2Flag checks gs2-cbind-flag = ("p=" cb-name) / "n" / "y" and its
-// comma (RFC 5802 sections 6 and 7) against the mechanism and the binding
-// on offer, and returns what follows.
+// readGS2Flag checks the syntax of gs2-cbind-flag = ("p=" cb-name) / "n"
+// / "y" and its comma (RFC 5802 section 7), keeps the flag for
+// checkGS2Flag and returns what follows.
 func (s *scramServer) readGS2Flag(msg string) (string, error) {
 	flag, rest, ok := strings.Cut(msg, ",")
-	switch {
-	case !isScram(s.mech):
-		return "", malformed(s.mech, "not a SCRAM mechanism")
-	case !ok:
+	if !ok || flag != "n" && flag != "y" && (!strings.HasPrefix(flag, "p=") || !validChannelBindingType(flag[2:])) {
 		return "", malformed(s.mech, "bad gs2 header")
+	}
+	s.flag = flag
+	return rest, nil
+}
+
+// checkGS2Flag checks the flag against the mechanism and the binding on
+// offer (RFC 5802 section 6), once the user name is known for
+// Attempted.
+func (s *scramServer) checkGS2Flag() error {
+	switch flag := s.flag; {
+	case !isScram(s.mech):
+		return malformed(s.mech, "not a SCRAM mechanism")
 	case flag == "n" || flag == "y":
 		if isScramPlus(s.mech) {
-			return "", malformed(s.mech, "a -PLUS mechanism needs the channel binding flag p")
+			return malformed(s.mech, "a -PLUS mechanism needs the channel binding flag p")
 		}
 		if flag == "y" && !s.cb.IsZero() {
-			return "", invalid(s.mech, "client believes channel binding is not offered: downgrade refused")
+			return invalid(s.mech, "client believes channel binding is not offered: downgrade refused")
 		}
-		return rest, nil
-	case !strings.HasPrefix(flag, "p=") || !validChannelBindingType(flag[2:]):
-		return "", malformed(s.mech, "bad gs2 header")
 	case !isScramPlus(s.mech):
-		return "", malformed(s.mech, "channel binding requires the -PLUS mechanism")
+		return malformed(s.mech, "channel binding requires the -PLUS mechanism")
 	case flag[2:] != s.cb.Type:
-		return "", invalid(s.mech, "unsupported channel binding type")
+		return invalid(s.mech, "unsupported channel binding type")
 	}
-	return rest, nil
+	return nil
 }
 
 // readClientFirstBare parses client-first-message-bare = [reserved-mext ","]
