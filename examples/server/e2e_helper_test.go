@@ -95,9 +95,12 @@ type how struct {
 	startTLS, implicitTLS bool
 	tls                   *tls.Config
 	auth                  sasl.Client
-	opts                  smtp.DialOptions
-	to                    []string
-	from                  string // "" means alice@client.example
+	// authWith, when set, makes the SASL client from the connection
+	// once it is up, for mechanisms bound to its TLS channel.
+	authWith func(c *smtp.Client) sasl.Client
+	opts     smtp.DialOptions
+	to       []string
+	from     string // "" means alice@client.example
 }
 
 // send sends msg to addr with Postwire's client as h says, and says QUIT
@@ -125,6 +128,9 @@ func send(t *testing.T, addr string, h how, msg []byte) (*smtp.SendResult, error
 		return nil, err
 	}
 	defer c.Close()
+	if h.authWith != nil {
+		h.auth = h.authWith(c)
+	}
 	if h.auth != nil {
 		if err := c.Auth(ctx, h.auth); err != nil {
 			return nil, err
