@@ -54,6 +54,7 @@ type Client struct {
 	buf   []byte // copy and chunk buffer, allocated on first use
 	dot   dotstuff.Writer
 	quitd bool
+	watch *clientWatch // for DialOptions.Hooks, nil without (client_hooks.go)
 }
 
 // Dial connects to the SMTP server at addr ("host:port") without TLS and

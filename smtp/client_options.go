@@ -72,6 +72,8 @@ type DialOptions struct {
 	// after TLS: "C: " before each line the client writes, "S: " before
 	// each line the server writes. SASL exchanges are masked.
 	Trace io.Writer
+	// Hooks observe the connection, for metrics (ClientHooks).
+	Hooks ClientHooks
 
 	// Dialer dials the TCP connection for Dial, DialTLS and DialStartTLS;
 	// nil means a net.Dialer with default settings.
