@@ -134,6 +134,7 @@ func clientStart(ctx context.Context, conn net.Conn, addr string, isTLS bool, op
 		c.netConn.Close()
 		return nil, err
 	}
+	c.hookOpened()
 	return c, nil
 }
 
@@ -145,6 +146,7 @@ func (c *Client) setConn(conn net.Conn) {
 		c.trace = &clientTraceConn{Conn: conn, w: c.opts.Trace}
 		c.conn = c.trace
 	}
+	c.conn = c.hookConn(c.conn)
 	if c.br == nil {
 		c.br = bufio.NewReaderSize(c.conn, 4096)
 		c.bw = bufio.NewWriterSize(c.conn, 8192)
@@ -288,6 +290,7 @@ func (c *Client) Quit(ctx context.Context) error {
 
 // Close closes the connection without saying QUIT.
 func (c *Client) Close() error {
+	c.hookClosed()
 	if c.err == nil {
 		c.err = net.ErrClosed
 	}

@@ -71,6 +71,7 @@ func (c *Client) SendMany(ctx context.Context, msgs []Message) ([]SendResult, er
 	}
 	for i := range results {
 		results[i].settle()
+		c.hookMessage(&results[i])
 	}
 	return results, err
 }

@@ -110,6 +110,7 @@ func (c *Client) Send(ctx context.Context, env *Envelope, body io.Reader) (*Send
 	}
 	res.Err = err
 	res.settle()
+	c.hookMessage(res)
 	return res, err
 }
 
