@@ -299,7 +299,7 @@ func (h *hookConn) command(line []byte) {
 	switch name {
 	case "MAIL":
 		if len(h.txns) == hookMaxTransactions {
-			h.txns = h.txns[1:]
+			h.txns = popFront(h.txns)
 		}
 		h.txns = append(h.txns, hookTransaction{start: now})
 	case "BDAT":
@@ -363,8 +363,15 @@ func (h *hookConn) popTransaction() (hookTransaction, bool) {
 		return hookTransaction{}, false
 	}
 	t := h.txns[0]
-	h.txns = h.txns[1:]
+	h.txns = popFront(h.txns)
 	return t, true
+}
+
+// popFront drops the first element, moving the others down so that the
+// slice keeps its capacity and appends do not allocate again.
+func popFront[T any](s []T) []T {
+	n := copy(s, s[1:])
+	return s[:n]
 }
 
 // read follows the replies: each last line (a space or the end after the
@@ -433,7 +440,7 @@ func (h *hookConn) replied(code int) {
 		cmd.replies--
 	}
 	if cmd.replies == 0 {
-		h.pending = h.pending[1:]
+		h.pending = popFront(h.pending)
 	}
 	if hook := h.client.opts.Hooks.Command; hook != nil {
 		hook(h.client, verb, code, time.Since(written))

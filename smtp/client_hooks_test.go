@@ -155,3 +155,18 @@ func TestClientHooksUnsetDoNotWrap(t *testing.T) {
 	assert.False(t, wrapped)
 	assert.Nil(t, c.watch)
 }
+
+// BenchmarkClientSendPipelinedHooks is BenchmarkClientSendPipelined with
+// every hook set to a counter: the cost of following the dialogue.
+func BenchmarkClientSendPipelinedHooks(b *testing.B) {
+	var n int
+	count := func() { n++ }
+	benchmarkClientSend(b, &DialOptions{DisableChunking: true, Hooks: ClientHooks{
+		ConnOpened:   func(*Client) { count() },
+		ConnClosed:   func(*Client, time.Duration) { count() },
+		TLSHandshake: func(*Client, *tls.ConnectionState, error) { count() },
+		Auth:         func(*Client, string, error) { count() },
+		Command:      func(*Client, string, int, time.Duration) { count() },
+		Message:      func(*Client, ClientMessageEvent) { count() },
+	}})
+}
