@@ -3,7 +3,10 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -63,4 +66,37 @@ func TestMetricsFromHooks(t *testing.T) {
 	require.NoError(t, json.Unmarshal(vars["postwire"], &pw))
 	assert.Equal(t, 1234.0, pw["server_message_bytes_total"][""])
 	assert.Equal(t, 1.0, pw["client_commands_total"]["EHLO"])
+}
+
+// With -metrics the running server counts what it serves: a message sent
+// shows on /metrics with its size as stored less the trace fields.
+func TestServeMetricsFlag(t *testing.T) {
+	srv := startServer(t, "-metrics", "127.0.0.1:0")
+	msg := testMessage("metrics")
+	_, err := send(t, srv.addr, how{}, msg)
+	require.NoError(t, err)
+	srv.storedOne(t, msg)
+
+	logs := srv.log.String()
+	_, rest, ok := strings.Cut(logs, `msg="serving metrics on /debug/vars and /metrics" addr=`)
+	require.True(t, ok, logs)
+	addr, _, _ := strings.Cut(rest, "\n")
+	out := httpGet(t, "http://"+addr+"/metrics")
+	lines := strings.Split(out, "\n")
+	assert.Contains(t, lines, `postwire_server_messages_total{result="accepted"} 1`, out)
+	assert.Contains(t, lines, "postwire_server_message_bytes_total "+strconv.Itoa(len(msg)), out)
+	assert.Contains(t, lines, `postwire_server_commands_total{verb="MAIL"} 1`, out)
+	assert.Contains(t, httpGet(t, "http://"+addr+"/debug/vars"), `"postwire": {`)
+}
+
+// httpGet returns the body of a GET that must answer 200.
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
 }
