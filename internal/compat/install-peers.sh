@@ -33,6 +33,7 @@ declare -A probe=(
   [unbound]=/usr/sbin/unbound
   [ldnsutils]=/usr/bin/ldns-signzone
   [postfix-mta-sts-resolver]=/usr/bin/mta-sts-daemon
+  [curl]=/usr/bin/curl
 )
 
 missing=()
@@ -86,4 +87,5 @@ ver saslpasswd2 "$(dpkg-query -W -f='${Version}' sasl2-bin 2>/dev/null || echo '
 ver nsd "$(first nsd -v)"
 ver unbound "$(unbound -V 2>/dev/null | sed -n 's/^Version //p')"
 ver ldnsutils "$(dpkg-query -W -f='${Version}' ldnsutils 2>/dev/null || echo '?')"
+ver curl "$(first curl --version)"
 ver mta-sts-daemon "$(dpkg-query -W -f='${Version}' postfix-mta-sts-resolver 2>/dev/null || echo '?')"
