@@ -2,7 +2,8 @@
 # Installs the real SMTP peers that internal/compat's interoperability tests
 # drive (see /work/shared/PEERS.md): Postfix (smtpd, smtp/lmtp clients,
 # smtp-source, smtp-sink), Cyrus SASL tools, swaks, msmtp, HAProxy, aiosmtpd,
-# fetchmail (the customer side of ETRN and ODMR) and openssl, from Debian's
+# fetchmail (the customer side of ETRN and ODMR), curl, Dovecot's LMTP
+# server (dovecot-core, dovecot-lmtpd) and openssl, from Debian's
 # packages, plus Net::SSLeay for swaks's TLS and Cyrus SASL's
 # PLAIN/LOGIN/CRAM-MD5 modules for Postfix (only Recommends); and the
 # DNSSEC chain of the DANE cells: NSD (authoritative), Unbound (validating
@@ -34,6 +35,8 @@ declare -A probe=(
   [ldnsutils]=/usr/bin/ldns-signzone
   [postfix-mta-sts-resolver]=/usr/bin/mta-sts-daemon
   [curl]=/usr/bin/curl
+  [dovecot-core]=/usr/sbin/dovecot
+  [dovecot-lmtpd]=/usr/lib/dovecot/lmtp
 )
 
 missing=()
@@ -88,4 +91,5 @@ ver nsd "$(first nsd -v)"
 ver unbound "$(unbound -V 2>/dev/null | sed -n 's/^Version //p')"
 ver ldnsutils "$(dpkg-query -W -f='${Version}' ldnsutils 2>/dev/null || echo '?')"
 ver curl "$(first curl --version)"
+ver dovecot "$(first dovecot --version)"
 ver mta-sts-daemon "$(dpkg-query -W -f='${Version}' postfix-mta-sts-resolver 2>/dev/null || echo '?')"
