@@ -1,13 +1,13 @@
 package sasl
 
 // Channel binding types (RFC 5056) the SCRAM -PLUS mechanisms carry: SMTP
-// runs over TLS, whose bindings are tls-exporter (RFC 9266, for TLS 1.3)
-// and tls-server-end-point (RFC 5929 section 4, for TLS 1.2, whose
-// tls-unique RFC 9266 retires for TLS 1.3 and which this package does not
-// implement).
+// runs over TLS, whose bindings are tls-exporter (RFC 9266, for TLS 1.3),
+// tls-server-end-point (RFC 5929 section 4) and tls-unique (RFC 5929
+// section 3, RFC 5802's default, defined up to TLS 1.2 only).
 const (
 	ChannelBindingTLSExporter       = "tls-exporter"
 	ChannelBindingTLSServerEndPoint = "tls-server-end-point"
+	ChannelBindingTLSUnique         = "tls-unique"
 )
 
 // ChannelBinding is the channel binding of the secure layer under an

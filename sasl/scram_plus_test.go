@@ -138,3 +138,20 @@ func TestScramPlusConstructors(t *testing.T) {
 	e = run(t, c, NewScramSHA1PlusServer(scramLookup(t, sha1.New), ChannelBinding{}), runOptions{})
 	assert.ErrorIs(t, e.serverErr, ErrInvalidCredentials, "a server without a binding refuses -PLUS")
 }
+
+// A server given several bindings (TLS 1.2: tls-server-end-point and
+// tls-unique) accepts a client bound with either, and checks the data of
+// the type the client named.
+func TestScramPlusSeveralBindings(t *testing.T) {
+	endPoint := ChannelBinding{Type: ChannelBindingTLSServerEndPoint, Data: []byte("end-point-hash-end-point-hash-32")}
+	unique := ChannelBinding{Type: ChannelBindingTLSUnique, Data: []byte("finished-msg")}
+	for _, cb := range []ChannelBinding{endPoint, unique} {
+		s := NewScramServer(ScramSHA256Plus, scramLookup(t, sha256.New), ChannelBinding{}, endPoint, unique)
+		e := run(t, NewScramSHA256PlusClient("user", testSecret, "", cb), s, runOptions{})
+		assert.True(t, e.done, cb.Type)
+	}
+	crossed := ChannelBinding{Type: ChannelBindingTLSUnique, Data: endPoint.Data}
+	s := NewScramServer(ScramSHA256Plus, scramLookup(t, sha256.New), endPoint, unique)
+	e := run(t, NewScramSHA256PlusClient("user", testSecret, "", crossed), s, runOptions{})
+	assert.ErrorIs(t, e.serverErr, ErrInvalidCredentials, "the data of the type named")
+}

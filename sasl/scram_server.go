@@ -13,7 +13,8 @@ type scramServer struct {
 	outcome
 	h      func() hash.Hash
 	lookup func(username string) (ScramCredentials, error)
-	cb     ChannelBinding // the layer's binding: -PLUS is on offer when set
+	cbs    []ChannelBinding // the layer's bindings: -PLUS is on offer when any
+	cb     ChannelBinding   // the one the client chose with "p="
 
 	nonce           string // the server's part of the nonce; fixed by tests, else random
 	step            int    // 0 client-first awaited, 1 client-final awaited, 2 final empty response awaited
@@ -72,36 +73,43 @@ func NewScramSHA256Server(lookup func(username string) (ScramCredentials, error)
 
 // NewScramSHA1PlusServer returns a SCRAM-SHA-1-PLUS server (RFC 5802
 // section 6), a SCRAM-SHA-1 server that also checks that the client is
-// bound to cb, the channel binding of the TLS connection the exchange runs
-// over: the client must send "p=" and cb.Type (another type fails with
-// ErrInvalidCredentials, as RFC 5802 section 7's
-// unsupported-channel-binding-type) and cb.Data in its final message (other
-// data fails with ErrInvalidCredentials, channel-bindings-dont-match). A
-// zero cb refuses every exchange.
-func NewScramSHA1PlusServer(lookup func(username string) (ScramCredentials, error), cb ChannelBinding) Server {
-	return NewScramServer(ScramSHA1Plus, lookup, cb)
+// bound to the TLS connection the exchange runs over. cbs are the channel
+// bindings of that connection the server accepts (over TLS 1.2 both
+// tls-server-end-point and tls-unique, RFC 5802's default, as clients
+// differ): the client must send "p=" and one of their types (another
+// fails with ErrInvalidCredentials, as RFC 5802 section 7's
+// unsupported-channel-binding-type) and that binding's data in its final
+// message (other data fails with ErrInvalidCredentials,
+// channel-bindings-dont-match). Without a binding it refuses every
+// exchange.
+func NewScramSHA1PlusServer(lookup func(username string) (ScramCredentials, error), cbs ...ChannelBinding) Server {
+	return NewScramServer(ScramSHA1Plus, lookup, cbs...)
 }
 
 // NewScramSHA256PlusServer returns a SCRAM-SHA-256-PLUS server (RFC 7677
 // section 3), as NewScramSHA1PlusServer does for SHA-1.
-func NewScramSHA256PlusServer(lookup func(username string) (ScramCredentials, error), cb ChannelBinding) Server {
-	return NewScramServer(ScramSHA256Plus, lookup, cb)
+func NewScramSHA256PlusServer(lookup func(username string) (ScramCredentials, error), cbs ...ChannelBinding) Server {
+	return NewScramServer(ScramSHA256Plus, lookup, cbs...)
 }
 
 // NewScramServer returns a server of mech, one of ScramSHA1, ScramSHA256,
 // ScramSHA1Plus and ScramSHA256Plus, for an exchange over a layer whose
-// channel binding is cb (zero when there is none), looking users up as
-// NewScramSHA1Server does. A non-zero cb says that -PLUS is on offer, so
-// that a server of the plain mechanism refuses the gs2 flag "y" with
-// ErrInvalidCredentials: the client could bind and believes the server
-// cannot, the mark of a downgrade by someone who removed -PLUS from the
-// offer (RFC 5802 section 6, server-does-support-channel-binding). A
-// server given cb should therefore be one whose -PLUS variants are
-// advertised. Any other mechanism name fails the exchange with
-// ErrMalformed.
-func NewScramServer(mech string, lookup func(username string) (ScramCredentials, error), cb ChannelBinding) Server {
+// channel bindings are cbs (none, or only zero ones, when there is no
+// binding), looking users up as NewScramSHA1Server does. A binding says
+// that -PLUS is on offer, so that a server of the plain mechanism refuses
+// the gs2 flag "y" with ErrInvalidCredentials: the client could bind and
+// believes the server cannot, the mark of a downgrade by someone who
+// removed -PLUS from the offer (RFC 5802 section 6,
+// server-does-support-channel-binding). A server given bindings should
+// therefore be one whose -PLUS variants are advertised. Any other
+// mechanism name fails the exchange with ErrMalformed.
+func NewScramServer(mech string, lookup func(username string) (ScramCredentials, error), cbs ...ChannelBinding) Server {
 	s := newScramServer(mech, lookup)
-	s.cb = cb
+	for _, cb := range cbs {
+		if !cb.IsZero() {
+			s.cbs = append(s.cbs, cb)
+		}
+	}
 	return s
 }
 
@@ -232,15 +240,20 @@ func (s *scramServer) checkGS2Flag() error {
 		if isScramPlus(s.mech) {
 			return malformed(s.mech, "a -PLUS mechanism needs the channel binding flag p")
 		}
-		if flag == "y" && !s.cb.IsZero() {
+		if flag == "y" && len(s.cbs) > 0 {
 			return invalid(s.mech, "client believes channel binding is not offered: downgrade refused")
 		}
+		return nil
 	case !isScramPlus(s.mech):
 		return malformed(s.mech, "channel binding requires the -PLUS mechanism")
-	case flag[2:] != s.cb.Type:
-		return invalid(s.mech, "unsupported channel binding type")
 	}
-	return nil
+	for _, cb := range s.cbs {
+		if cb.Type == s.flag[2:] {
+			s.cb = cb
+			return nil
+		}
+	}
+	return invalid(s.mech, "unsupported channel binding type")
 }
 
 // readClientFirstBare parses client-first-message-bare = [reserved-mext ","]
