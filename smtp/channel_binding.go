@@ -73,26 +73,39 @@ func serverEndPoint(cert *x509.Certificate) []byte {
 	return d.Sum(nil)
 }
 
-// ChannelBinding returns the channel binding of the connection's TLS layer
-// (TLSChannelBinding), for an AuthSession to hand to sasl.NewScramServer;
-// false without TLS, or over TLS 1.2 when the server's certificate cannot
-// be told: it is Server.TLSConfig's only certificate (with several, or
-// GetCertificate, which cannot be asked outside a handshake, TLS 1.2
-// connections get no binding; TLS 1.3 ones need none). The -PLUS
-// mechanisms are advertised only where it returns true.
-func (c *Conn) ChannelBinding() (sasl.ChannelBinding, bool) {
+// ChannelBindings returns the channel bindings of the connection's TLS
+// layer that a SCRAM -PLUS client may use, for an AuthSession to hand to
+// sasl.NewScramServer; none without TLS. Over TLS 1.3 it is tls-exporter
+// (RFC 9266). Over TLS 1.2 it is tls-unique (RFC 5929 section 3, the
+// binding RFC 5802 section 6 makes the default, which clients such as GNU
+// SASL send; Go gives none for a resumed session without the extended
+// master secret) and tls-server-end-point (RFC 5929 section 4.1, which
+// this package's client sends), whose certificate is Server.TLSConfig's
+// only one (with several, or GetCertificate, which cannot be asked outside
+// a handshake, it is left out). The -PLUS mechanisms are advertised only
+// where it returns a binding.
+func (c *Conn) ChannelBindings() []sasl.ChannelBinding {
 	cs, ok := c.TLSConnectionState()
 	if !ok {
-		return sasl.ChannelBinding{}, false
+		return nil
 	}
-	var leaf *x509.Certificate
-	if cs.Version == tls.VersionTLS12 {
-		if leaf = c.srv.servedLeaf(); leaf == nil {
-			return sasl.ChannelBinding{}, false
+	if cs.Version != tls.VersionTLS12 {
+		if cb, err := TLSChannelBinding(cs, nil); err == nil {
+			return []sasl.ChannelBinding{cb}
+		}
+		return nil
+	}
+
+	var cbs []sasl.ChannelBinding
+	if leaf := c.srv.servedLeaf(); leaf != nil {
+		if cb, err := TLSChannelBinding(cs, leaf); err == nil {
+			cbs = append(cbs, cb)
 		}
 	}
-	cb, err := TLSChannelBinding(cs, leaf)
-	return cb, err == nil
+	if len(cs.TLSUnique) > 0 {
+		cbs = append(cbs, sasl.ChannelBinding{Type: sasl.ChannelBindingTLSUnique, Data: cs.TLSUnique})
+	}
+	return cbs
 }
 
 // servedLeaf returns the certificate the server presents, when it has one
@@ -123,7 +136,7 @@ func (c *Conn) offerable(mechs []string) []string {
 	if !slices.ContainsFunc(mechs, isPlus) {
 		return mechs
 	}
-	if _, ok := c.ChannelBinding(); ok {
+	if len(c.ChannelBindings()) > 0 {
 		return mechs
 	}
 	return slices.DeleteFunc(slices.Clone(mechs), isPlus)

@@ -31,8 +31,7 @@ func (s *scramPlusSession) AuthMechanisms() []string {
 }
 
 func (s *scramPlusSession) Auth(mech string) (sasl.Server, error) {
-	cb, _ := s.conn.ChannelBinding()
-	return sasl.NewScramServer(mech, harnessScramLookup(mech), cb), nil
+	return sasl.NewScramServer(mech, harnessScramLookup(mech), s.conn.ChannelBindings()...), nil
 }
 
 // harnessScramLookup is the harness's SCRAM user "user", password "pass".
@@ -192,7 +191,7 @@ func TestClientServerScramPlusRefusals(t *testing.T) {
 			require.True(t, errors.As(err, &se), "%v", err)
 			assert.Equal(t, 535, se.Code, "wrong binding refused")
 
-			other := sasl.ChannelBinding{Type: "tls-unique", Data: cb.Data}
+			other := sasl.ChannelBinding{Type: "tls-made-up", Data: cb.Data}
 			err = c.Auth(ctx, sasl.NewScramSHA1PlusClient("user", "pass", "", other))
 			require.True(t, errors.As(err, &se), "%v", err)
 			assert.Equal(t, 535, se.Code, "binding type the server lacks refused")
@@ -202,6 +201,35 @@ func TestClientServerScramPlusRefusals(t *testing.T) {
 				"SCRAM-SHA-256 user refused", "SCRAM-SHA-256-PLUS user refused",
 				"SCRAM-SHA-1-PLUS user refused", "SCRAM-SHA-1-PLUS user ok",
 			}, rec.all())
+		})
+	}
+}
+
+// Over TLS 1.2 the server also accepts tls-unique (RFC 5929 section 3),
+// the binding RFC 5802 makes the default and GNU SASL's client sends; the
+// wrong tls-unique data is refused. Over TLS 1.3 tls-unique does not exist
+// and is refused as a type the server lacks.
+func TestClientServerScramPlusTLSUnique(t *testing.T) {
+	for _, tv := range tlsVersions {
+		t.Run(tv.name, func(t *testing.T) {
+			addr, cliTLS, rec := scramPlusServe(t, tv.version)
+			ctx := clientCtx(t)
+			c, err := DialStartTLS(ctx, addr, &DialOptions{TLSConfig: cliTLS})
+			require.NoError(t, err)
+			defer c.Close()
+			cs, _ := c.TLSConnectionState()
+			unique := sasl.ChannelBinding{Type: sasl.ChannelBindingTLSUnique, Data: cs.TLSUnique}
+			if tv.version == tls.VersionTLS13 {
+				unique.Data = []byte("no such thing in TLS 1.3")
+				require.Error(t, c.Auth(ctx, sasl.NewScramSHA256PlusClient("user", "pass", "", unique)))
+				assert.Equal(t, []string{"SCRAM-SHA-256-PLUS user refused"}, rec.all())
+				return
+			}
+			require.NotEmpty(t, cs.TLSUnique)
+			wrong := sasl.ChannelBinding{Type: unique.Type, Data: append([]byte{unique.Data[0] ^ 1}, unique.Data[1:]...)}
+			require.Error(t, c.Auth(ctx, sasl.NewScramSHA256PlusClient("user", "pass", "", wrong)))
+			require.NoError(t, c.Auth(ctx, sasl.NewScramSHA256PlusClient("user", "pass", "", unique)))
+			assert.Equal(t, []string{"SCRAM-SHA-256-PLUS user refused", "SCRAM-SHA-256-PLUS user ok"}, rec.all())
 		})
 	}
 }

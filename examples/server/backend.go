@@ -164,6 +164,5 @@ func (s *session) AuthMechanisms() []string {
 // Auth returns the server side of mech for one exchange, bound to the
 // connection's TLS channel when it has one (RFC 5802 section 6).
 func (s *session) Auth(mech string) (sasl.Server, error) {
-	cb, _ := s.conn.ChannelBinding()
-	return s.b.users.server(mech, s.conn.Server().Hostname, cb)
+	return s.b.users.server(mech, s.conn.Server().Hostname, s.conn.ChannelBindings()...)
 }

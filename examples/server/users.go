@@ -66,11 +66,11 @@ func parseUsers(list string) (users, error) {
 }
 
 // server returns the server side of mech for one AUTH exchange (RFC 4954);
-// hostname goes into CRAM-MD5's challenge, and cb, the connection's
-// channel binding (zero without one), binds SCRAM: it is required by the
-// -PLUS variants, and makes the others refuse a client that was led to
+// hostname goes into CRAM-MD5's challenge, and cbs, the connection's
+// channel bindings (none without TLS), bind SCRAM: one is required by the
+// -PLUS variants, and they make the others refuse a client that was led to
 // believe -PLUS is not offered (RFC 5802 section 6).
-func (us users) server(mech, hostname string, cb sasl.ChannelBinding) (sasl.Server, error) {
+func (us users) server(mech, hostname string, cbs ...sasl.ChannelBinding) (sasl.Server, error) {
 	switch mech {
 	case sasl.Plain:
 		return sasl.NewPlainServer(func(authzid, name, password string) error {
@@ -91,9 +91,9 @@ func (us users) server(mech, hostname string, cb sasl.ChannelBinding) (sasl.Serv
 			return "", sasl.ErrInvalidCredentials
 		}), nil
 	case sasl.ScramSHA1, sasl.ScramSHA1Plus:
-		return sasl.NewScramServer(mech, us.scram(func(u *user) sasl.ScramCredentials { return u.scram1 }), cb), nil
+		return sasl.NewScramServer(mech, us.scram(func(u *user) sasl.ScramCredentials { return u.scram1 }), cbs...), nil
 	case sasl.ScramSHA256, sasl.ScramSHA256Plus:
-		return sasl.NewScramServer(mech, us.scram(func(u *user) sasl.ScramCredentials { return u.scram256 }), cb), nil
+		return sasl.NewScramServer(mech, us.scram(func(u *user) sasl.ScramCredentials { return u.scram256 }), cbs...), nil
 	}
 	return nil, fmt.Errorf("mechanism %s is not offered", mech)
 }
