@@ -3,7 +3,8 @@
 # drive (see /work/shared/PEERS.md): Postfix (smtpd, smtp/lmtp clients,
 # smtp-source, smtp-sink), Cyrus SASL tools, swaks, msmtp, HAProxy, aiosmtpd,
 # fetchmail (the customer side of ETRN and ODMR), curl, Dovecot's LMTP
-# server (dovecot-core, dovecot-lmtpd) and openssl, from Debian's
+# server (dovecot-core, dovecot-lmtpd), mutt and GNU SASL's gsasl (SCRAM
+# and SCRAM-PLUS clients) and openssl, from Debian's
 # packages, plus Net::SSLeay for swaks's TLS and Cyrus SASL's
 # PLAIN/LOGIN/CRAM-MD5 modules for Postfix (only Recommends); and the
 # DNSSEC chain of the DANE cells: NSD (authoritative), Unbound (validating
@@ -37,6 +38,8 @@ declare -A probe=(
   [curl]=/usr/bin/curl
   [dovecot-core]=/usr/sbin/dovecot
   [dovecot-lmtpd]=/usr/lib/dovecot/lmtp
+  [mutt]=/usr/bin/mutt
+  [gsasl]=/usr/bin/gsasl
 )
 
 missing=()
@@ -92,4 +95,6 @@ ver unbound "$(unbound -V 2>/dev/null | sed -n 's/^Version //p')"
 ver ldnsutils "$(dpkg-query -W -f='${Version}' ldnsutils 2>/dev/null || echo '?')"
 ver curl "$(first curl --version)"
 ver dovecot "$(first dovecot --version)"
+ver mutt "$(first mutt -v)"
+ver gsasl "$(first gsasl --version)"
 ver mta-sts-daemon "$(dpkg-query -W -f='${Version}' postfix-mta-sts-resolver 2>/dev/null || echo '?')"
