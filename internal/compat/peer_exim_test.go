@@ -2,6 +2,7 @@ package compat
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -54,10 +55,11 @@ func startExim(t *testing.T, ours, plain, lmtp string) *eximPeer {
 	dir := t.TempDir()
 	require.NoError(t, os.Chmod(filepath.Dir(dir), 0o755))
 	require.NoError(t, os.Chmod(dir, 0o755))
-	for _, sub := range []string{"spool", "log", "mail"} {
+	for _, sub := range []string{"spool", "log", "mail", "sasl"} {
 		require.NoError(t, os.Mkdir(filepath.Join(dir, sub), 0o755))
 	}
 	writeEximIdentity(t, dir)
+	writeEximSASL(t, dir)
 	for _, f := range [][2]string{{shared.certFile, "cert.pem"}, {shared.keyFile, "key.pem"}} {
 		b, err := os.ReadFile(f[0])
 		require.NoError(t, err)
@@ -70,8 +72,8 @@ func startExim(t *testing.T, ours, plain, lmtp string) *eximPeer {
 	addr := freeAddr(t)
 	conf := filepath.Join(dir, "exim.conf")
 	require.NoError(t, os.WriteFile(conf, []byte(eximConfig(dir, exim, portOf(addr), ours, plain, lmtp)), 0o644))
-	script := fmt.Sprintf("mount --bind %[1]s/passwd /etc/passwd && mount --bind %[1]s/group /etc/group && exec %[2]s -C %[3]s -bdf -odi",
-		dir, exim, conf)
+	script := fmt.Sprintf("mount --bind %[1]s/passwd /etc/passwd && mount --bind %[1]s/group /etc/group && "+
+		"mount --bind %[1]s/sasl /usr/lib/sasl2 && exec %[2]s -C %[3]s -bdf -odi", dir, exim, conf)
 	startPeer(t, addr, exec.Command(unshare, "-m", "sh", "-c", script))
 	return &eximPeer{addr: addr, dir: dir}
 }
@@ -88,6 +90,21 @@ func writeEximIdentity(t *testing.T, dir string) {
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, f.name), append(b, f.line...), 0o644))
 	}
+}
+
+// writeEximSASL makes the Cyrus SASL configuration of Exim's cyrus_sasl
+// authenticators (exim.conf, after the application name Exim gives Cyrus,
+// in a folder bind-mounted over /usr/lib/sasl2, one of the places Cyrus
+// reads it from) and its sasldb with alice/secret
+// in the realm exim.test.example, for SCRAM-SHA-1 and SCRAM-SHA-256.
+func writeEximSASL(t *testing.T, dir string) {
+	t.Helper()
+	saslpasswd := needBinary(t, "saslpasswd2")
+	db := filepath.Join(dir, "sasl", "sasldb2")
+	conf := "pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: " + db + "\nmech_list: SCRAM-SHA-256 SCRAM-SHA-1\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "sasl", "exim.conf"), []byte(conf), 0o644))
+	runPeer(t, []byte("secret"), saslpasswd, "-p", "-f", db, "-u", "exim.test.example", "-c", "alice")
+	require.NoError(t, os.Chmod(db, 0o644))
 }
 
 // eximConfig is the whole configuration of the private Exim.
@@ -199,6 +216,20 @@ cram:
   driver = cram_md5
   public_name = CRAM-MD5
   server_secret = ${if eq{$auth1}{alice}{secret}fail}
+  server_set_id = $auth1
+scram256:
+  driver = cyrus_sasl
+  public_name = SCRAM-SHA-256
+  server_mech = SCRAM-SHA-256
+  server_realm = exim.test.example
+  server_service = smtp
+  server_set_id = $auth1
+scram1:
+  driver = cyrus_sasl
+  public_name = SCRAM-SHA-1
+  server_mech = SCRAM-SHA-1
+  server_realm = exim.test.example
+  server_service = smtp
   server_set_id = $auth1
 `, dir, exim, port, strings.Replace(ours, ":", "::", 1), strings.Replace(lmtp, ":", "::", 1), portOf(lmtp),
 		strings.Replace(plain, ":", "::", 1))
@@ -313,6 +344,78 @@ func TestClientToExim(t *testing.T) {
 				assert.Contains(t, trace, "RET=HDRS ENVID=exim-dsn-1")
 				assert.Contains(t, trace, "NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@test.example")
 			}
+		})
+	}
+}
+
+// TestClientScramToExim authenticates our client with SCRAM against
+// Exim's cyrus_sasl authenticators (Cyrus SASL 2.1.28, sasldb), which
+// offer SCRAM-SHA-256 and SCRAM-SHA-1 without -PLUS: over STARTTLS
+// Client.ScramClient picks SCRAM-SHA-256 and, having a channel binding the
+// server does not offer to use, sends the gs2 flag "y" (RFC 5802 section
+// 6), which Cyrus accepts; in clear SCRAM-SHA-1 sends "n". A wrong
+// password is refused 535, and the server's signature is checked.
+func TestClientScramToExim(t *testing.T) {
+	e := startExim(t, "127.0.0.1:1", "127.0.0.1:1", "127.0.0.1:1")
+	for _, tc := range []struct {
+		name     string
+		startTLS bool
+		mech     string
+		password string
+		code     int
+		flag     string // the gs2 header the client sends
+		logged   string // Exim's log of the authentication
+	}{
+		{"starttls-sha256-y", true, sasl.ScramSHA256, "secret", 0, "y,,", "A=scram256:alice@exim.test.example"},
+		{"clear-sha1-n", false, sasl.ScramSHA1, "secret", 0, "n,,", "P=esmtpa A=scram1:alice@exim.test.example"},
+		{"wrong-password", true, sasl.ScramSHA256, "wrong", 535, "y,,", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			var trace lockedBuffer
+			opts := &smtp.DialOptions{LocalName: "client.example", TLSConfig: clientTLS(), Trace: &trace, AllowInsecureAuth: true}
+			dial := smtp.Dial
+			if tc.startTLS {
+				dial = smtp.DialStartTLS
+			}
+			c, err := dial(ctx, e.addr, opts)
+			require.NoError(t, err)
+			defer c.Close()
+			newClient := func() sasl.Client {
+				if tc.startTLS {
+					a, err := c.ScramClient(ctx, "alice", tc.password, "")
+					require.NoError(t, err)
+					return a
+				}
+				require.NoError(t, c.Hello(ctx, ""))
+				return sasl.NewScramClient(tc.mech, "alice", tc.password, "", sasl.ChannelBinding{})
+			}
+			mech, ir, err := newClient().Start() // what Auth will send, under the trace's mask
+			require.NoError(t, err)
+			assert.Equal(t, tc.mech, mech)
+			assert.True(t, strings.HasPrefix(string(ir), tc.flag), "%q", ir)
+			err = c.Auth(ctx, newClient())
+			if tc.code != 0 {
+				var se *smtp.Error
+				require.ErrorAs(t, err, &se, trace.String())
+				assert.Equal(t, tc.code, se.Code)
+				return
+			}
+			require.NoError(t, err, "%s\n%s", trace.String(), e.log())
+			subject := "exim scram " + tc.name
+			msg := testMessage(subject, false)
+			_, err = c.Send(ctx, &smtp.Envelope{From: "alice@client.example", To: []string{"bob@test.example"}}, bytes.NewReader(msg))
+			require.NoError(t, err, trace.String())
+			require.NoError(t, c.Quit(ctx))
+			head := e.requireStoredByExim(t, subject, msg)
+			received := "with esmtpa "
+			if tc.startTLS {
+				received = "with esmtpsa "
+			}
+			assert.Contains(t, head, received, "Exim saw the authentication")
+			assert.Contains(t, e.log(), tc.logged)
 		})
 	}
 }
