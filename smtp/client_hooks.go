@@ -173,6 +173,8 @@ type hookConn struct {
 	net.Conn
 	client *Client
 
+	off bool // the connection was handed over (ATRN): no more following
+
 	// The write side.
 	line      []byte // the command line being written, up to hookLineMax
 	inBody    bool   // after DATA's 354: writing the body
@@ -206,14 +208,27 @@ type hookTransaction struct {
 const hookLineMax = 64
 
 func (h *hookConn) Write(p []byte) (int, error) {
-	h.wrote(p)
+	if !h.off {
+		h.wrote(p)
+	}
 	return h.Conn.Write(p)
 }
 
 func (h *hookConn) Read(p []byte) (int, error) {
 	n, err := h.Conn.Read(p)
-	h.read(p[:n])
+	if !h.off {
+		h.read(p[:n])
+	}
 	return n, err
+}
+
+// hookHandOver stops following the dialogue when the connection is handed
+// over to a Server for the reversed session of ATRN (RFC 2645 section
+// 5.3): what crosses it then is no longer this client's.
+func (c *Client) hookHandOver() {
+	if c.watch != nil && c.watch.wire != nil {
+		c.watch.wire.off = true
+	}
 }
 
 // wrote follows what the client writes: command lines, SASL responses,
