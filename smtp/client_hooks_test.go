@@ -170,3 +170,21 @@ func BenchmarkClientSendPipelinedHooks(b *testing.B) {
 		Message:      func(*Client, ClientMessageEvent) { count() },
 	}})
 }
+
+// After ATRN hands the connection to the customer's Server (RFC 2645
+// section 5.3), the reversed session's commands are not reported as the
+// client's: the Command hook stops at ATRN's 250.
+func TestClientHooksStopAtATRN(t *testing.T) {
+	provider := &srvBackend{odmr: true}
+	_, addr := srvStart(t, provider, func(s *Server) { s.AllowInsecureAuth = true })
+	customer := &Server{Hostname: "customer.test", Backend: &srvBackend{}, Logger: srvQuietLogger}
+	var l hookLog
+	ctx := queueCtx(t)
+	c, err := Dial(ctx, addr, &DialOptions{LocalName: "customer.test", Hooks: l.hooks()})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Auth(ctx, clientPlain("user", "pass")))
+	require.NoError(t, c.ATRN(ctx, nil, customer))
+	require.Len(t, provider.Delivered(), 4, "the reversed session ran")
+	assert.Equal(t, []string{"opened", "EHLO 250", "AUTH 235", "auth PLAIN true", "ATRN 250"}, l.all())
+}
