@@ -27,7 +27,8 @@ type ChannelBinding struct {
 	Data []byte
 }
 
-// IsZero tells whether b carries no binding.
+// IsZero tells whether b carries no binding: there is no secure layer to
+// bind to (RFC 5802 section 6: the client then sends the gs2 flag "n").
 func (b ChannelBinding) IsZero() bool { return b.Type == "" }
 
 // validChannelBindingType checks cb-name = 1*(ALPHA / DIGIT / "." / "-")
