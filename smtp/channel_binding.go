@@ -28,8 +28,8 @@ var errNoChannelBinding = errors.New("smtp: no channel binding for this TLS conn
 // section 2, 32 octets exported with the label "EXPORTER-Channel-Binding"
 // and no context) over TLS 1.3, and tls-server-end-point (RFC 5929 section
 // 4.1, the hash of the server's certificate) over TLS 1.2, where
-// tls-exporter is only safe with the extended master secret and RFC 9266
-// section 3 keeps the older binding. serverLeaf is the server's
+// tls-exporter is only safe with the extended master secret (as RFC 9266
+// warns) and tls-server-end-point needs no such care. serverLeaf is the server's
 // certificate: a client passes nil, the leaf being cs.PeerCertificates[0];
 // a server passes its own, which its ConnectionState does not hold. Older
 // TLS versions have no binding.
