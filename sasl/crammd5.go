@@ -91,6 +91,7 @@ func (s *cramMD5Server) Next(response []byte) ([]byte, bool, error) {
 	}
 
 	username := string(user)
+	s.attempt(username)
 	secret, err := s.lookupSecret(username)
 	if err != nil {
 		return s.fail(err)

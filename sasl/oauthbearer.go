@@ -182,6 +182,7 @@ func (s *oauthBearerServer) Next(response []byte) ([]byte, bool, error) {
 	if err != nil {
 		return s.fail(err)
 	}
+	s.attempt(opts.Username)
 	err = s.check(opts)
 	if err == nil && opts.Token != "" {
 		return s.succeed(Identity{Authentication: opts.Username})

@@ -1,6 +1,6 @@
 // Package sasl implements SASL (RFC 4422) mechanisms for both sides of an
 // authentication exchange: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1,
-// SCRAM-SHA-256, OAUTHBEARER, XOAUTH2, EXTERNAL and ANONYMOUS.
+// SCRAM-SHA-256 and their -PLUS variants with channel binding, OAUTHBEARER, XOAUTH2, EXTERNAL and ANONYMOUS.
 //
 // The Client and Server interfaces have the shape of go-sasl's, so that
 // code written for it moves over with a change of import path.
@@ -36,10 +36,14 @@ const (
 	CramMD5     = "CRAM-MD5"
 	ScramSHA1   = "SCRAM-SHA-1"
 	ScramSHA256 = "SCRAM-SHA-256"
-	OAuthBearer = "OAUTHBEARER"
-	XOAuth2     = "XOAUTH2"
-	External    = "EXTERNAL"
-	Anonymous   = "ANONYMOUS"
+	// ScramSHA1Plus and ScramSHA256Plus are SCRAM with channel binding
+	// (RFC 5802 section 6, RFC 7677 section 3).
+	ScramSHA1Plus   = "SCRAM-SHA-1-PLUS"
+	ScramSHA256Plus = "SCRAM-SHA-256-PLUS"
+	OAuthBearer     = "OAUTHBEARER"
+	XOAuth2         = "XOAUTH2"
+	External        = "EXTERNAL"
+	Anonymous       = "ANONYMOUS"
 )
 
 // Client is the client side of one mechanism.
@@ -79,7 +83,9 @@ type IdentityServer interface {
 // tools such as fail2ban read. It is the authentication identity as the
 // client sent it (prepared, where the mechanism prepares it), never a
 // password or a token; "" when the client did not get as far as naming
-// one. The Servers of this package that take a user name implement it.
+// one. The Servers of this package that take a user name implement it:
+// PLAIN, LOGIN, CRAM-MD5, SCRAM-* (with and without -PLUS), OAUTHBEARER
+// (the gs2 authzid, its only user name) and XOAUTH2.
 type AttemptServer interface {
 	Server
 	Attempted() string

@@ -13,15 +13,14 @@ import (
 	"unicode/utf8"
 )
 
-// SCRAM-SHA-1 (RFC 5802) and SCRAM-SHA-256 (RFC 7677), without channel
-// binding: the -PLUS variants are not implemented, so the client sends the
-// gs2 flag "n" and the server accepts "n" and "y" (RFC 5802 section 6: "y"
-// only fails when the server advertises a -PLUS variant, which this one
-// never does) and refuses "p=". The exchange is
+// SCRAM-SHA-1 (RFC 5802) and SCRAM-SHA-256 (RFC 7677), with their -PLUS
+// variants that bind the exchange to the TLS layer under it (RFC 5802
+// section 6; see ChannelBinding for the gs2 flag each side uses). The
+// exchange is
 //
-//	C: n,[a=authzid],n=user,r=cnonce[,ext]                (initial response)
+//	C: gs2-flag,[a=authzid],n=user,r=cnonce[,ext]         (initial response)
 //	S: r=cnonce+snonce,s=salt,i=iterations[,ext]
-//	C: c=base64(gs2 header),r=cnonce+snonce[,ext],p=proof
+//	C: c=base64(gs2 header [+ binding data]),r=cnonce+snonce[,ext],p=proof
 //	S: v=server signature
 //	C: (empty)
 //
@@ -182,10 +181,18 @@ func validExtensions(msg string) bool {
 func isAlpha(b byte) bool { return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' }
 
 func scramHash(mech string) func() hash.Hash {
-	if mech == ScramSHA1 {
+	if mech == ScramSHA1 || mech == ScramSHA1Plus {
 		return sha1.New
 	}
 	return sha256.New
+}
+
+// isScramPlus tells whether mech is a -PLUS variant.
+func isScramPlus(mech string) bool { return mech == ScramSHA1Plus || mech == ScramSHA256Plus }
+
+// isScram tells whether mech is one of the four SCRAM mechanisms.
+func isScram(mech string) bool {
+	return mech == ScramSHA1 || mech == ScramSHA256 || isScramPlus(mech)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

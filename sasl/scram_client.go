@@ -14,6 +14,7 @@ type scramClient struct {
 	mech                        string
 	h                           func() hash.Hash
 	username, password, authzid string
+	cb                          ChannelBinding
 
 	nonce           string // the client nonce; fixed by tests, else random
 	gs2Header       string
@@ -39,8 +40,53 @@ func NewScramSHA256Client(username, password, authzid string) Client {
 	return newScramClient(ScramSHA256, username, password, authzid)
 }
 
+// NewScramSHA1PlusClient returns a SCRAM-SHA-1-PLUS client (RFC 5802
+// section 6): a SCRAM-SHA-1 client that binds the exchange to cb, the
+// channel binding of the TLS connection it runs over, sending "p=" and
+// cb.Type in its gs2 header and cb.Data in its final message. The server
+// checks the binding: a man in the middle who terminates TLS cannot relay
+// the exchange. Start fails with ErrMalformed when cb is zero.
+func NewScramSHA1PlusClient(username, password, authzid string, cb ChannelBinding) Client {
+	return NewScramClient(ScramSHA1Plus, username, password, authzid, cb)
+}
+
+// NewScramSHA256PlusClient returns a SCRAM-SHA-256-PLUS client (RFC 7677
+// section 3, RFC 5802 section 6), as NewScramSHA1PlusClient does for SHA-1.
+func NewScramSHA256PlusClient(username, password, authzid string, cb ChannelBinding) Client {
+	return NewScramClient(ScramSHA256Plus, username, password, authzid, cb)
+}
+
+// NewScramClient returns a client of mech, one of ScramSHA1, ScramSHA256,
+// ScramSHA1Plus and ScramSHA256Plus, over a layer whose channel binding is
+// cb (the zero ChannelBinding when there is none). Per RFC 5802 section 6,
+// a -PLUS client sends "p=" with cb; a plain SCRAM client sends "y" when
+// cb is set (it could bind, but the server did not offer -PLUS, which a
+// server that does offer it takes for a downgrade and refuses) and "n"
+// when it is not. Start fails with ErrMalformed for another mechanism, or
+// a -PLUS one without a binding.
+func NewScramClient(mech, username, password, authzid string, cb ChannelBinding) Client {
+	c := newScramClient(mech, username, password, authzid)
+	c.cb = cb
+	return c
+}
+
 func newScramClient(mech, username, password, authzid string) *scramClient {
 	return &scramClient{mech: mech, h: scramHash(mech), username: username, password: password, authzid: authzid}
+}
+
+// gs2Flag is the gs2-cbind-flag the client sends (RFC 5802 section 6).
+func (c *scramClient) gs2Flag() (string, error) {
+	switch {
+	case !isScram(c.mech):
+		return "", malformed(c.mech, "not a SCRAM mechanism")
+	case isScramPlus(c.mech) && !validChannelBindingType(c.cb.Type):
+		return "", malformed(c.mech, "no channel binding to send")
+	case isScramPlus(c.mech):
+		return "p=" + c.cb.Type, nil
+	case !c.cb.IsZero():
+		return "y", nil
+	}
+	return "n", nil
 }
 
 func (c *scramClient) Start() (string, []byte, error) {
@@ -60,9 +106,13 @@ func (c *scramClient) Start() (string, []byte, error) {
 	if c.nonce == "" {
 		c.nonce = newScramNonce()
 	}
-	c.gs2Header = "n,,"
+	flag, err := c.gs2Flag()
+	if err != nil {
+		return "", nil, err
+	}
+	c.gs2Header = flag + ",,"
 	if c.authzid != "" {
-		c.gs2Header = "n,a=" + encodeSaslname(c.authzid) + ","
+		c.gs2Header = flag + ",a=" + encodeSaslname(c.authzid) + ","
 	}
 	c.clientFirstBare = "n=" + encodeSaslname(user) + ",r=" + c.nonce
 	c.step = 1
@@ -120,13 +170,23 @@ func (c *scramClient) clientFinal(serverFirst string) ([]byte, error) {
 	if err != nil {
 		return nil, malformed(c.mech, "cannot derive the salted password")
 	}
-	withoutProof := "c=" + base64.StdEncoding.EncodeToString([]byte(c.gs2Header)) + ",r=" + nonce
+	withoutProof := "c=" + base64.StdEncoding.EncodeToString(c.channelBindingInput()) + ",r=" + nonce
 	authMessage := c.clientFirstBare + "," + serverFirst + "," + withoutProof
 	clientKey := scramHMAC(c.h, salted, "Client Key")
 	clientSignature := scramHMAC(c.h, hashOf(c.h, clientKey), authMessage)
 	c.serverSignature = scramHMAC(c.h, scramHMAC(c.h, salted, "Server Key"), authMessage)
 	proof := base64.StdEncoding.EncodeToString(xorBytes(clientKey, clientSignature))
 	return []byte(withoutProof + ",p=" + proof), nil
+}
+
+// channelBindingInput is cbind-input = gs2-header [cbind-data], the data
+// only with the "p" flag (RFC 5802 section 7).
+func (c *scramClient) channelBindingInput() []byte {
+	input := []byte(c.gs2Header)
+	if isScramPlus(c.mech) {
+		input = append(input, c.cb.Data...)
+	}
+	return input
 }
 
 // verifyServerFinal checks server-final-message = (server-error /

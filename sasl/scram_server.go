@@ -13,10 +13,13 @@ type scramServer struct {
 	outcome
 	h      func() hash.Hash
 	lookup func(username string) (ScramCredentials, error)
+	cbs    []ChannelBinding // the layer's bindings: -PLUS is on offer when any
+	cb     ChannelBinding   // the one the client chose with "p="
 
 	nonce           string // the server's part of the nonce; fixed by tests, else random
 	step            int    // 0 client-first awaited, 1 client-final awaited, 2 final empty response awaited
 	asked           bool
+	flag            string // the client's gs2-cbind-flag
 	gs2Header       string
 	clientFirstBare string
 	serverFirst     string
@@ -68,6 +71,48 @@ func NewScramSHA256Server(lookup func(username string) (ScramCredentials, error)
 	return newScramServer(ScramSHA256, lookup)
 }
 
+// NewScramSHA1PlusServer returns a SCRAM-SHA-1-PLUS server (RFC 5802
+// section 6), a SCRAM-SHA-1 server that also checks that the client is
+// bound to the TLS connection the exchange runs over. cbs are the channel
+// bindings of that connection the server accepts (over TLS 1.2 both
+// tls-server-end-point and tls-unique, RFC 5802's default, as clients
+// differ): the client must send "p=" and one of their types (another
+// fails with ErrInvalidCredentials, as RFC 5802 section 7's
+// unsupported-channel-binding-type) and that binding's data in its final
+// message (other data fails with ErrInvalidCredentials,
+// channel-bindings-dont-match). Without a binding it refuses every
+// exchange.
+func NewScramSHA1PlusServer(lookup func(username string) (ScramCredentials, error), cbs ...ChannelBinding) Server {
+	return NewScramServer(ScramSHA1Plus, lookup, cbs...)
+}
+
+// NewScramSHA256PlusServer returns a SCRAM-SHA-256-PLUS server (RFC 7677
+// section 3), as NewScramSHA1PlusServer does for SHA-1.
+func NewScramSHA256PlusServer(lookup func(username string) (ScramCredentials, error), cbs ...ChannelBinding) Server {
+	return NewScramServer(ScramSHA256Plus, lookup, cbs...)
+}
+
+// NewScramServer returns a server of mech, one of ScramSHA1, ScramSHA256,
+// ScramSHA1Plus and ScramSHA256Plus, for an exchange over a layer whose
+// channel bindings are cbs (none, or only zero ones, when there is no
+// binding), looking users up as NewScramSHA1Server does. A binding says
+// that -PLUS is on offer, so that a server of the plain mechanism refuses
+// the gs2 flag "y" with ErrInvalidCredentials: the client could bind and
+// believes the server cannot, the mark of a downgrade by someone who
+// removed -PLUS from the offer (RFC 5802 section 6,
+// server-does-support-channel-binding). A server given bindings should
+// therefore be one whose -PLUS variants are advertised. Any other
+// mechanism name fails the exchange with ErrMalformed.
+func NewScramServer(mech string, lookup func(username string) (ScramCredentials, error), cbs ...ChannelBinding) Server {
+	s := newScramServer(mech, lookup)
+	for _, cb := range cbs {
+		if !cb.IsZero() {
+			s.cbs = append(s.cbs, cb)
+		}
+	}
+	return s
+}
+
 func newScramServer(mech string, lookup func(string) (ScramCredentials, error)) *scramServer {
 	return &scramServer{outcome: outcome{mech: mech}, h: scramHash(mech), lookup: lookup}
 }
@@ -115,11 +160,17 @@ func (s *scramServer) serverFirstMessage(msg string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.attempt(username)
 	username, err = PrepareUsername(username)
 	if err != nil {
 		return nil, err
 	}
+	s.attempt(username)
 	s.id.Authentication = username
+
+	if err := s.checkGS2Flag(); err != nil {
+		return nil, err
+	}
 
 	if err := s.lookupCredentials(username); err != nil {
 		return nil, err
@@ -135,18 +186,13 @@ func (s *scramServer) serverFirstMessage(msg string) ([]byte, error) {
 }
 
 // readGS2Header parses gs2-header = gs2-cbind-flag "," [ authzid ] ","
-// (RFC 5802 section 7), channel binding not supported, keeps the header for
+// (RFC 5802 section 7), keeps the header for
 // the client's final message and the authzid, and returns
 // client-first-message-bare.
 func (s *scramServer) readGS2Header(msg string) (string, error) {
-	var rest string
-	switch {
-	case strings.HasPrefix(msg, "n,"), strings.HasPrefix(msg, "y,"):
-		rest = msg[2:]
-	case strings.HasPrefix(msg, "p="):
-		return "", malformed(s.mech, "channel binding is not supported")
-	default:
-		return "", malformed(s.mech, "bad gs2 header")
+	rest, err := s.readGS2Flag(msg)
+	if err != nil {
+		return "", err
 	}
 
 	if strings.HasPrefix(rest, "a=") {
@@ -169,6 +215,45 @@ func (s *scramServer) readGS2Header(msg string) (string, error) {
 	s.gs2Header = msg[:len(msg)-len(bare)]
 	s.clientFirstBare = bare
 	return bare, nil
+}
+
+// readGS2Flag checks the syntax of gs2-cbind-flag = ("p=" cb-name) / "n"
+// / "y" and its comma (RFC 5802 section 7), keeps the flag for
+// checkGS2Flag and returns what follows.
+func (s *scramServer) readGS2Flag(msg string) (string, error) {
+	flag, rest, ok := strings.Cut(msg, ",")
+	if !ok || flag != "n" && flag != "y" && (!strings.HasPrefix(flag, "p=") || !validChannelBindingType(flag[2:])) {
+		return "", malformed(s.mech, "bad gs2 header")
+	}
+	s.flag = flag
+	return rest, nil
+}
+
+// checkGS2Flag checks the flag against the mechanism and the binding on
+// offer (RFC 5802 section 6), once the user name is known for
+// Attempted.
+func (s *scramServer) checkGS2Flag() error {
+	switch flag := s.flag; {
+	case !isScram(s.mech):
+		return malformed(s.mech, "not a SCRAM mechanism")
+	case flag == "n" || flag == "y":
+		if isScramPlus(s.mech) {
+			return malformed(s.mech, "a -PLUS mechanism needs the channel binding flag p")
+		}
+		if flag == "y" && len(s.cbs) > 0 {
+			return invalid(s.mech, "client believes channel binding is not offered: downgrade refused")
+		}
+		return nil
+	case !isScramPlus(s.mech):
+		return malformed(s.mech, "channel binding requires the -PLUS mechanism")
+	}
+	for _, cb := range s.cbs {
+		if cb.Type == s.flag[2:] {
+			s.cb = cb
+			return nil
+		}
+	}
+	return invalid(s.mech, "unsupported channel binding type")
 }
 
 // readClientFirstBare parses client-first-message-bare = [reserved-mext ","]
@@ -221,12 +306,25 @@ func (s *scramServer) lookupCredentials(username string) error {
 	return nil
 }
 
+// channelBindingInput is the cbind-input the client must send (RFC 5802
+// section 7): the gs2 header, then the binding data with -PLUS.
+func (s *scramServer) channelBindingInput() []byte {
+	input := []byte(s.gs2Header)
+	if isScramPlus(s.mech) {
+		input = append(input, s.cb.Data...)
+	}
+	return input
+}
+
 // serverFinalMessage parses client-final-message = channel-binding ","
 // nonce ["," extensions] "," proof (RFC 5802 section 7), verifies the proof
 // and answers with the server signature.
 func (s *scramServer) serverFinalMessage(msg string) ([]byte, error) {
 	cb, rest, ok := nextAttr(msg, 'c')
-	if !ok || cb != base64.StdEncoding.EncodeToString([]byte(s.gs2Header)) {
+	if !ok || cb != base64.StdEncoding.EncodeToString(s.channelBindingInput()) {
+		if isScramPlus(s.mech) {
+			return nil, invalid(s.mech, "channel binding does not match")
+		}
 		return nil, malformed(s.mech, "channel binding data does not match the gs2 header")
 	}
 	nonce, rest, ok := nextAttr(rest, 'r')

@@ -28,7 +28,7 @@ func (c *Conn) handleAuth(args []byte) outcome {
 	}
 	mech = ascii.ToUpper(mech)
 	as := c.session.(AuthSession)
-	if !slices.ContainsFunc(as.AuthMechanisms(), func(m string) bool { return ascii.EqualFold(m, mech) }) {
+	if !slices.ContainsFunc(c.offerable(as.AuthMechanisms()), func(m string) bool { return ascii.EqualFold(m, mech) }) {
 		return answer(504, EnhancedCode{5, 5, 4}, "Unrecognized authentication type")
 	}
 	resp, err := initialResponse(ir, hasIR)

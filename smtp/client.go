@@ -59,6 +59,7 @@ type Client struct {
 	buf   []byte // copy and chunk buffer, allocated on first use
 	dot   dotstuff.Writer
 	quitd bool
+	watch *clientWatch // for DialOptions.Hooks, nil without (client_hooks.go)
 }
 
 // Dial connects to the SMTP server at addr ("host:port") without TLS and
@@ -143,6 +144,7 @@ func clientStart(ctx context.Context, conn net.Conn, addr string, isTLS bool, op
 		c.netConn.Close()
 		return nil, fmt.Errorf("smtp: greeting: %w", err)
 	}
+	c.hookOpened()
 	return c, nil
 }
 
@@ -154,6 +156,7 @@ func (c *Client) setConn(conn net.Conn) {
 		c.trace = &clientTraceConn{Conn: conn, w: c.opts.Trace}
 		c.conn = c.trace
 	}
+	c.conn = c.hookConn(c.conn)
 	if c.br == nil {
 		c.br = bufio.NewReaderSize(c.conn, 4096)
 		c.bw = bufio.NewWriterSize(c.conn, 8192)
@@ -297,6 +300,7 @@ func (c *Client) Quit(ctx context.Context) error {
 
 // Close closes the connection without saying QUIT.
 func (c *Client) Close() error {
+	c.hookClosed()
 	if c.err == nil {
 		c.err = net.ErrClosed
 	}

@@ -57,7 +57,7 @@ func (c *Client) Auth(ctx context.Context, a sasl.Client) error {
 	if err := c.writeSecret(ctx, c.line); err != nil {
 		return err
 	}
-	return c.answerChallenges(ctx, a, mech, pendingIR)
+	return c.hookAuth(mech, c.answerChallenges(ctx, a, mech, pendingIR))
 }
 
 // checkMechanism checks that mech is a mechanism name the server

@@ -74,6 +74,7 @@ func (c *Client) SendMany(ctx context.Context, msgs []Message) ([]SendResult, er
 	}
 	for i := range results {
 		results[i].settle()
+		c.hookMessage(&results[i]) // before the refusals become the message's error, as in Send
 		if results[i].Err == nil && results[i].Recipients != nil {
 			results[i].Err = clientRefusedError(&results[i])
 		}

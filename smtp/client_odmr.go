@@ -82,6 +82,7 @@ func (c *Client) handOver() (net.Conn, *tls.ConnectionState) {
 		pending = append(pending, b...)
 	}
 	c.err = errReversed
+	c.hookHandOver()
 	c.netConn.SetDeadline(time.Time{})
 	var st *tls.ConnectionState
 	if tc, ok := c.netConnTLS(); ok {

@@ -82,6 +82,8 @@ type DialOptions struct {
 	// does the mechanism of "C: AUTH PLAIN [credentials hidden]"; each
 	// response line reads "C: [credentials hidden]".
 	Trace io.Writer
+	// Hooks observe the connection, for metrics (ClientHooks).
+	Hooks ClientHooks
 
 	// Dialer dials the TCP connection for Dial, DialTLS and DialStartTLS;
 	// nil means a net.Dialer with default settings.

@@ -80,6 +80,7 @@ func (c *Client) sendOne(ctx context.Context, env *Envelope, body io.Reader) (*S
 	}
 	res.Err = err
 	res.settle()
+	c.hookMessage(res)
 	return res, err
 }
 

@@ -44,7 +44,7 @@ func (c *Client) StartTLS(ctx context.Context, config *tls.Config) error {
 	if err := c.begin(ctx, c.opts.CommandTimeout, DefaultCommandTimeout); err != nil {
 		return err
 	}
-	err = tc.HandshakeContext(ctx)
+	err = c.hookTLS(tc, tc.HandshakeContext(ctx))
 	c.end()
 	if err != nil {
 		return c.fail(fmt.Errorf("smtp: STARTTLS handshake: %w", err))

@@ -56,7 +56,7 @@ func (c *Conn) authMechanisms() []string {
 	if c.tlsState == nil && !c.srv.AllowInsecureAuth {
 		return nil
 	}
-	return as.AuthMechanisms()
+	return c.offerable(as.AuthMechanisms())
 }
 
 // extensionSet is what the server advertises in EHLO/LHLO, in this order,

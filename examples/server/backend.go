@@ -161,7 +161,8 @@ func (s *session) AuthMechanisms() []string {
 	return mechanisms
 }
 
-// Auth returns the server side of mech for one exchange.
+// Auth returns the server side of mech for one exchange, bound to the
+// connection's TLS channel when it has one (RFC 5802 section 6).
 func (s *session) Auth(mech string) (sasl.Server, error) {
-	return s.b.users.server(mech, s.conn.Server().Hostname)
+	return s.b.users.server(mech, s.conn.Server().Hostname, s.conn.ChannelBindings()...)
 }

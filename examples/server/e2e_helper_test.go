@@ -95,11 +95,14 @@ type how struct {
 	startTLS, implicitTLS bool
 	tls                   *tls.Config
 	auth                  sasl.Client
-	opts                  smtp.DialOptions
-	to                    []string
-	from                  string // "" means alice@client.example
-	stream                bool   // the client cannot know the body in advance
-	mail                  *smtp.MailOptions
+	// authWith, when set, makes the SASL client from the connection
+	// once it is up, for mechanisms bound to its TLS channel.
+	authWith func(c *smtp.Client) sasl.Client
+	opts     smtp.DialOptions
+	to       []string
+	from     string // "" means alice@client.example
+	stream   bool   // the client cannot know the body in advance
+	mail     *smtp.MailOptions
 }
 
 // send sends msg to addr with Postwire's client as h says, and says QUIT
@@ -127,6 +130,9 @@ func send(t *testing.T, addr string, h how, msg []byte) (*smtp.SendResult, error
 		return nil, err
 	}
 	defer c.Close()
+	if h.authWith != nil {
+		h.auth = h.authWith(c)
+	}
 	if h.auth != nil {
 		if err := c.Auth(ctx, h.auth); err != nil {
 			return nil, err

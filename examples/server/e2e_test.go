@@ -91,18 +91,27 @@ func TestServeStoresEachMessageByteForByte(t *testing.T) {
 }
 
 func TestServeAuthWithEveryMechanism(t *testing.T) {
-	clients := map[string]sasl.Client{
-		sasl.Plain:       sasl.NewPlainClient("", "alice", "secret"),
-		sasl.Login:       sasl.NewLoginClient("alice", "secret"),
-		sasl.CramMD5:     sasl.NewCramMD5Client("alice", "secret"),
-		sasl.ScramSHA1:   sasl.NewScramSHA1Client("alice", "secret", ""),
-		sasl.ScramSHA256: sasl.NewScramSHA256Client("alice", "secret", ""),
+	fixed := func(a sasl.Client) func(*smtp.Client) sasl.Client { return func(*smtp.Client) sasl.Client { return a } }
+	bound := func(newClient func(u, p, z string, cb sasl.ChannelBinding) sasl.Client) func(*smtp.Client) sasl.Client {
+		return func(c *smtp.Client) sasl.Client {
+			cb, _ := c.ChannelBinding()
+			return newClient("alice", "secret", "", cb)
+		}
+	}
+	clients := map[string]func(*smtp.Client) sasl.Client{
+		sasl.Plain:           fixed(sasl.NewPlainClient("", "alice", "secret")),
+		sasl.Login:           fixed(sasl.NewLoginClient("alice", "secret")),
+		sasl.CramMD5:         fixed(sasl.NewCramMD5Client("alice", "secret")),
+		sasl.ScramSHA1:       fixed(sasl.NewScramSHA1Client("alice", "secret", "")),
+		sasl.ScramSHA256:     fixed(sasl.NewScramSHA256Client("alice", "secret", "")),
+		sasl.ScramSHA1Plus:   bound(sasl.NewScramSHA1PlusClient),
+		sasl.ScramSHA256Plus: bound(sasl.NewScramSHA256PlusClient),
 	}
 	require.Len(t, clients, len(mechanisms))
 	srv := startServer(t, "-tls-self-signed", "-users", "alice:secret,bob:hunter2", "-require-auth")
 	for i, mech := range mechanisms {
 		msg := testMessage("auth " + mech)
-		_, err := send(t, srv.addr, how{startTLS: true, tls: pinned(t, srv), auth: clients[mech]}, msg)
+		_, err := send(t, srv.addr, how{startTLS: true, tls: pinned(t, srv), authWith: clients[mech]}, msg)
 		require.NoError(t, err, mech)
 		msgs := srv.stored(t)
 		require.Len(t, msgs, i+1, mech)

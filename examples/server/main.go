@@ -27,6 +27,10 @@
 //	    -hold alice=example.org -odmr-addr 127.0.0.1:3366
 //	fetchmail -p ODMR -P 3366 -u alice --fetchdomains example.org 127.0.0.1
 //
+// -metrics 127.0.0.1:9100 serves the server's counters (connections,
+// commands, replies, AUTH, messages, octets) over HTTP on loopback, as
+// expvar's JSON on /debug/vars and as Prometheus text on /metrics.
+//
 // SIGINT or SIGTERM stops the server gracefully (transactions in flight
 // finish, idle clients get 421); a second signal stops it at once.
 package main
@@ -58,6 +62,7 @@ type config struct {
 	maxSize                    int64
 	maxRcpt                    int
 	odmrAddr, holdList, hold   string
+	metrics                    string
 }
 
 // parseFlags reads the command line; errors go to stderr with the usage.
@@ -86,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.holdList, "hold", "", "hold mail for these domains until their customer collects it: `user=domain+domain,...` (users of -users)")
 	fs.StringVar(&cfg.hold, "hold-dir", "hold", "keep held mail in this `directory`, a folder per domain")
 	fs.StringVar(&cfg.odmrAddr, "odmr-addr", "", "also listen on `host:port` for On-Demand Mail Relay (RFC 2645, port 366): customers AUTH and say ATRN to collect what -hold keeps")
+	fs.StringVar(&cfg.metrics, "metrics", "", "serve counters on `host:port` (e.g. 127.0.0.1:9100): expvar on /debug/vars, Prometheus text on /metrics")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

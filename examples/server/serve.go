@@ -20,6 +20,15 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready func(net.Addr
 	if err != nil {
 		return err
 	}
+	if cfg.metrics != "" {
+		m := &metrics{}
+		srv.Hooks = m.serverHooks()
+		ml, err := serveMetrics(m, cfg.metrics, log)
+		if err != nil {
+			return err
+		}
+		defer ml.Close()
+	}
 	l, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
@@ -146,6 +155,7 @@ func newODMRServer(main *smtp.Server) *smtp.Server {
 		MaxMessageBytes:   main.MaxMessageBytes,
 		AllowInsecureAuth: main.AllowInsecureAuth,
 		Logger:            main.Logger,
+		Hooks:             main.Hooks,
 	}
 }
 

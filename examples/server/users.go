@@ -16,8 +16,11 @@ const scramIterations = 4096
 
 // mechanisms are the SASL mechanisms offered when -users is set: every
 // server mechanism of the sasl package that works from a password,
-// strongest first (RFC 4954 section 3 lets the client choose).
-var mechanisms = []string{sasl.ScramSHA256, sasl.ScramSHA1, sasl.CramMD5, sasl.Plain, sasl.Login}
+// strongest first (RFC 4954 section 3 lets the client choose). The smtp
+// package advertises the SCRAM -PLUS variants only over TLS with a
+// channel binding (RFC 5802 section 6).
+var mechanisms = []string{sasl.ScramSHA256Plus, sasl.ScramSHA1Plus, sasl.ScramSHA256, sasl.ScramSHA1,
+	sasl.CramMD5, sasl.Plain, sasl.Login}
 
 // user is one account of -users: its password, kept for PLAIN, LOGIN and
 // CRAM-MD5 (which needs the clear secret), and its SCRAM keys.
@@ -63,8 +66,11 @@ func parseUsers(list string) (users, error) {
 }
 
 // server returns the server side of mech for one AUTH exchange (RFC 4954);
-// hostname goes into CRAM-MD5's challenge.
-func (us users) server(mech, hostname string) (sasl.Server, error) {
+// hostname goes into CRAM-MD5's challenge, and cbs, the connection's
+// channel bindings (none without TLS), bind SCRAM: one is required by the
+// -PLUS variants, and they make the others refuse a client that was led to
+// believe -PLUS is not offered (RFC 5802 section 6).
+func (us users) server(mech, hostname string, cbs ...sasl.ChannelBinding) (sasl.Server, error) {
 	switch mech {
 	case sasl.Plain:
 		return sasl.NewPlainServer(func(authzid, name, password string) error {
@@ -84,10 +90,10 @@ func (us users) server(mech, hostname string) (sasl.Server, error) {
 			}
 			return "", sasl.ErrInvalidCredentials
 		}), nil
-	case sasl.ScramSHA1:
-		return sasl.NewScramSHA1Server(us.scram(func(u *user) sasl.ScramCredentials { return u.scram1 })), nil
-	case sasl.ScramSHA256:
-		return sasl.NewScramSHA256Server(us.scram(func(u *user) sasl.ScramCredentials { return u.scram256 })), nil
+	case sasl.ScramSHA1, sasl.ScramSHA1Plus:
+		return sasl.NewScramServer(mech, us.scram(func(u *user) sasl.ScramCredentials { return u.scram1 }), cbs...), nil
+	case sasl.ScramSHA256, sasl.ScramSHA256Plus:
+		return sasl.NewScramServer(mech, us.scram(func(u *user) sasl.ScramCredentials { return u.scram256 }), cbs...), nil
 	}
 	return nil, fmt.Errorf("mechanism %s is not offered", mech)
 }

@@ -2,7 +2,10 @@
 # Installs the real SMTP peers that internal/compat's interoperability tests
 # drive (see /work/shared/PEERS.md): Postfix (smtpd, smtp/lmtp clients,
 # smtp-source, smtp-sink), Cyrus SASL tools, swaks, msmtp, HAProxy, aiosmtpd,
-# fetchmail (the customer side of ETRN and ODMR) and openssl, from Debian's
+# fetchmail (the customer side of ETRN and ODMR), curl, Dovecot's LMTP
+# server (dovecot-core, dovecot-lmtpd), mutt and GNU SASL's gsasl (SCRAM
+# and SCRAM-PLUS clients), Exim 4 (unpacked beside Postfix, see below) and
+# openssl, from Debian's
 # packages, plus Net::SSLeay for swaks's TLS and Cyrus SASL's
 # PLAIN/LOGIN/CRAM-MD5 modules for Postfix (only Recommends); and the
 # DNSSEC chain of the DANE cells: NSD (authoritative), Unbound (validating
@@ -33,6 +36,11 @@ declare -A probe=(
   [unbound]=/usr/sbin/unbound
   [ldnsutils]=/usr/bin/ldns-signzone
   [postfix-mta-sts-resolver]=/usr/bin/mta-sts-daemon
+  [curl]=/usr/bin/curl
+  [dovecot-core]=/usr/sbin/dovecot
+  [dovecot-lmtpd]=/usr/lib/dovecot/lmtp
+  [mutt]=/usr/bin/mutt
+  [gsasl]=/usr/bin/gsasl
 )
 
 missing=()
@@ -71,6 +79,31 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${missing[@]}" </dev/null
 fi
 
+# Exim conflicts with Postfix as a Debian package (both provide
+# mail-transport-agent): its packages are downloaded and unpacked into a
+# directory of their own, and the tests run it from there with a
+# configuration of their own (exim -C) in a mount namespace that has its
+# Debian-exim user. Its libraries conflict with nothing and are installed
+# (--no-upgrade: only the missing ones).
+exim_root=/opt/postwire-exim
+if [ ! -x "$exim_root/usr/sbin/exim4" ] && command -v apt-get >/dev/null; then
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo -n"; fi
+  echo "install-peers: unpacking Exim into $exim_root"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q </dev/null
+  libs=$(apt-cache depends exim4-daemon-heavy | awk '$1 ~ /Depends:/ {print $2}' | grep -v -e '^<' -e '^exim4' -e '^debconf' | sort -u)
+  # shellcheck disable=SC2086 # one word per package
+  $sudo apt-get install -y -q --no-upgrade $libs </dev/null
+  debs=$(mktemp -d)
+  chmod 777 "$debs" # apt-get download runs as _apt
+  (cd "$debs" && apt-get download -q exim4-daemon-heavy exim4-base exim4-config </dev/null)
+  $sudo mkdir -p "$exim_root"
+  for deb in "$debs"/*.deb; do $sudo dpkg-deb -x "$deb" "$exim_root"; done
+  dpkg-deb -f "$debs"/exim4-daemon-heavy_*.deb Version | $sudo tee "$exim_root/VERSION" >/dev/null
+  rm -rf "$debs"
+fi
+
 # first line of a command's output (read whole, so no SIGPIPE under pipefail)
 first() { local out; out=$("$@" 2>&1) || true; printf '%s' "${out%%$'\n'*}"; }
 ver() { printf '%-18s %s\n' "$1" "${2:-?}"; }
@@ -86,6 +119,11 @@ ver saslpasswd2 "$(dpkg-query -W -f='${Version}' sasl2-bin 2>/dev/null || echo '
 ver nsd "$(first nsd -v)"
 ver unbound "$(unbound -V 2>/dev/null | sed -n 's/^Version //p')"
 ver ldnsutils "$(dpkg-query -W -f='${Version}' ldnsutils 2>/dev/null || echo '?')"
+ver curl "$(first curl --version)"
+ver dovecot "$(first dovecot --version)"
+ver mutt "$(first mutt -v)"
+ver gsasl "$(first gsasl --version)"
+ver exim "$(cat "$exim_root/VERSION" 2>/dev/null || echo '?') in $exim_root"
 ver mta-sts-daemon "$(dpkg-query -W -f='${Version}' postfix-mta-sts-resolver 2>/dev/null || echo '?')"
 
 # nodemailer (the pool benchmark's Node.js peer), from the npm registry,
