@@ -64,7 +64,8 @@ type Session interface {
 	// client then forgets it (RFC 5321 section 6.1). To accept with a
 	// reply text of its own (a before-queue proxy passing on its
 	// upstream's "250 2.0.0 Ok: queued as ..."), Data returns an *Error
-	// with Code 250: it is sent as it is and counts as acceptance.
+	// with Code 250: it is sent as it is and counts as acceptance (in
+	// LMTP, as a recipient's status too).
 	//
 	// A body that breaks a rule (over Server.MaxMessageBytes, a bare CR
 	// or LF, a line over Server.MaxBodyLineLength) makes r fail with an

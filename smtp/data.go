@@ -189,7 +189,10 @@ func (c *Conn) replyPerRecipient(err error, bodyBroken bool) outcome {
 		if !bodyBroken && c.status.active && c.status.set[i] {
 			e = c.status.errs[i]
 		}
-		if e == nil {
+		if a, ok := acceptedWith(e); ok {
+			accepted = true
+			c.respond(failure(a))
+		} else if e == nil {
 			accepted = true
 			c.respond(answer(250, EnhancedCode{2, 0, 0}, "OK: message delivered"))
 		} else {

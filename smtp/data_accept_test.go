@@ -48,3 +48,19 @@ func TestDataAcceptedWithTheSessionsReply(t *testing.T) {
 	c.cmd("DATA", "354 ")
 	c.cmd("bare\nLF\r\n.", "550 5.5.2")
 }
+
+// In LMTP the 250 *Error is each recipient's reply.
+func TestLMTPDataAcceptedWithTheSessionsReply(t *testing.T) {
+	b := BackendFunc(func(*Conn) (Session, error) { return acceptSession{}, nil })
+	_, addr := srvStart(t, nil, func(s *Server) { s.Backend = b; s.LMTP = true })
+	c := srvDial(t, addr)
+	c.expect("220 ")
+	c.cmd("LHLO client.test", "250 ")
+	c.cmd("MAIL FROM:<a@example.org>", "250 ")
+	c.cmd("RCPT TO:<b@example.org>", "250 ")
+	c.cmd("RCPT TO:<c@example.org>", "250 ")
+	c.cmd("DATA", "354 ")
+	c.cmd("Subject: x\r\n\r\nhi\r\n.", "250 2.0.0 upstream says hi")
+	c.expect("250 2.0.0 upstream says hi")
+	c.cmd("MAIL FROM:<a@example.org>", "250 ")
+}
