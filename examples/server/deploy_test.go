@@ -6,6 +6,8 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -129,4 +131,16 @@ func TestDeployFlagsRefuseNonsense(t *testing.T) {
 	got, err := parsePrefixes("-xclient", "10.0.0.1/8, ::1")
 	require.NoError(t, err)
 	assert.Equal(t, "[10.0.0.0/8 ::1/128]", strings.Join([]string{"[", got[0].String(), " ", got[1].String(), "]"}, ""))
+}
+
+// The 250 to the final dot names the stored file, as a queue id that a
+// relay in front logs.
+func TestServeRepliesWithTheStoredFileAsQueueID(t *testing.T) {
+	r := startServer(t)
+	res, err := send(t, r.addr, how{}, testMessage("queue id"))
+	require.NoError(t, err)
+	des, err := os.ReadDir(filepath.Join(r.maildir, "new"))
+	require.NoError(t, err)
+	require.Len(t, des, 1)
+	assert.Equal(t, "OK: queued as "+des[0].Name(), res.Reply)
 }
