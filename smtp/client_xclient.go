@@ -40,8 +40,10 @@ var ErrXCLIENTRefused = errors.New("smtp: XCLIENT refused by the server")
 // of the attributes (an error wrapping ErrNotAdvertised), inside a mail
 // transaction, or when the command would be longer than 512 octets. On
 // success the server starts the session over: XCLIENT reads its new 220
-// greeting and says EHLO again, so Extensions tells what the server now
-// offers the relayed client. A refusal is an error wrapping both
+// greeting and says EHLO again, with the announced HELO name when there is
+// one (as XCLIENT_README's example does) and DialOptions.LocalName
+// otherwise, so Extensions tells what the server now offers the relayed
+// client. A refusal is an error wrapping both
 // ErrXCLIENTRefused and the server's *Error; the session is then as it was.
 func (c *Client) XCLIENT(ctx context.Context, attrs XCLIENTAttributes) error {
 	if err := c.hello(ctx); err != nil {
@@ -67,7 +69,18 @@ func (c *Client) XCLIENT(ctx context.Context, attrs XCLIENTAttributes) error {
 	c.greeting = clientJoin(r.Lines)
 	c.didHello, c.ehlo, c.ext = false, false, extensions.Set{}
 	c.needReset = false
-	return c.Hello(ctx, "")
+	return c.Hello(ctx, xclientHelloName(attrs.HELO))
+}
+
+// xclientHelloName is the name for the EHLO after XCLIENT: the announced
+// HELO, as XCLIENT_README's example does (Postfix's smtpd takes the name
+// of that EHLO over the attribute's), or "" for DialOptions.LocalName when
+// there is none or it is no valid EHLO argument.
+func xclientHelloName(helo string) string {
+	if helo == "" || ascii.EqualFold(helo, XCLIENTUnavailable) || clientCheckHelloName(helo) != nil {
+		return ""
+	}
+	return helo
 }
 
 // appendXCLIENT appends the XCLIENT command line for attrs, CRLF included,

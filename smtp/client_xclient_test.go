@@ -67,10 +67,10 @@ func TestClientXCLIENTUnavailableAndXtext(t *testing.T) {
 // The line on the wire: attributes in the README's order, xtext, IPV6:.
 func TestClientXCLIENTWire(t *testing.T) {
 	addr := clientFake(t, func(s *clientScript) {
-		s.greetEHLO("XCLIENT NAME ADDR LOGIN")
-		s.expect("XCLIENT NAME=h.example ADDR=IPV6:2001:db8::1 LOGIN=u+2Bx+3D")
+		s.greetEHLO("XCLIENT NAME ADDR LOGIN HELO")
+		s.expect("XCLIENT NAME=h.example ADDR=IPV6:2001:db8::1 HELO=far.example LOGIN=u+2Bx+3D")
 		s.send("220 fake.example ESMTP again\r\n")
-		s.expect("EHLO localhost")
+		s.expect("EHLO far.example")
 		s.send("250-fake.example\r\n250 8BITMIME\r\n")
 		s.expect("QUIT")
 		s.send("221 bye\r\n")
@@ -78,7 +78,7 @@ func TestClientXCLIENTWire(t *testing.T) {
 	ctx := clientCtx(t)
 	c, err := Dial(ctx, addr, nil)
 	require.NoError(t, err)
-	require.NoError(t, c.XCLIENT(ctx, XCLIENTAttributes{Name: "h.example", Addr: "2001:db8::1", Login: "u+x="}))
+	require.NoError(t, c.XCLIENT(ctx, XCLIENTAttributes{Name: "h.example", Addr: "2001:db8::1", HELO: "far.example", Login: "u+x="}))
 	assert.Equal(t, "fake.example ESMTP again", c.Greeting())
 	assert.True(t, c.Extensions().Has(extensions.EightBitMIME))
 	assert.False(t, c.Extensions().Has(extensions.XClient), "the extensions are the second EHLO's")
