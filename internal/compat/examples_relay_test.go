@@ -69,7 +69,7 @@ func messageFile(t *testing.T, msg []byte) string {
 }
 
 // queuedAs finds the queue id the relay logged for a relayed message.
-var queuedAs = regexp.MustCompile(`msg="message relayed" user=(\S+) .* upstream_reply="(?:OK|Ok): queued as ([^"]+)"`)
+var queuedAs = regexp.MustCompile(`msg="message relayed" user=(\S+) .* upstream_reply="(?:OK|Ok): (?:\d+ bytes )?queued as ([^"\s]+)"`)
 
 // TestRelayToExampleServer: swaks and Python's smtplib submit through
 // examples/relay into examples/server. Each cell checks the message
