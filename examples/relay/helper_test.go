@@ -32,8 +32,9 @@ type stored struct {
 // it keeps what it accepts and answers the final dot "250 2.0.0 Ok: queued
 // as Q<n>", refuses nobody@... at RCPT and bodies holding REJECT-BODY.
 type testUpstream struct {
-	addr string
-	srv  *smtp.Server
+	addr    string
+	srv     *smtp.Server
+	discard bool // keep no message (benchmarks)
 
 	mu       sync.Mutex
 	messages []stored
@@ -125,6 +126,9 @@ func (s *upstreamSession) Data(_ context.Context, r io.Reader) error {
 	}
 	s.u.mu.Lock()
 	defer s.u.mu.Unlock()
+	if s.u.discard {
+		return &smtp.Error{Code: 250, Enhanced: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as X"}
+	}
 	s.cur.body = body
 	s.cur.id = fmt.Sprintf("Q%d", len(s.u.messages)+1)
 	s.u.messages = append(s.u.messages, s.cur)
