@@ -195,7 +195,11 @@ func (s *session) dial(ctx context.Context, domain string) error {
 	}
 	if err != nil {
 		s.up = nil
-		s.b.log.Warn("upstream not reachable", "user", s.user, "upstream", s.b.up.smarthost+domain, "error", err)
+		target := s.b.up.smarthost
+		if s.b.up.mx {
+			target = "MX of " + domain
+		}
+		s.b.log.Warn("upstream not reachable", "user", s.user, "upstream", target, "error", err)
 		var se *smtp.Error
 		if errors.As(err, &se) && !lost(err) && se.Code >= 500 && s.b.up.mx {
 			return se // a null MX, a domain that does not exist
