@@ -7,7 +7,8 @@
 # PLAIN/LOGIN/CRAM-MD5 modules for Postfix (only Recommends); and the
 # DNSSEC chain of the DANE cells: NSD (authoritative), Unbound (validating
 # resolver) and ldns's tools (ldns-keygen, ldns-signzone, ldns-key2ds),
-# with postfix-mta-sts-resolver for Postfix's MTA-STS.
+# with postfix-mta-sts-resolver for Postfix's MTA-STS; and Dovecot's LMTP
+# server, the delivery end of the README's deployment.
 #
 # Idempotent and non-interactive: when everything is present it only prints
 # the versions. Postfix is preseeded with "No configuration", so no system
@@ -33,6 +34,7 @@ declare -A probe=(
   [unbound]=/usr/sbin/unbound
   [ldnsutils]=/usr/bin/ldns-signzone
   [postfix-mta-sts-resolver]=/usr/bin/mta-sts-daemon
+  [dovecot-lmtpd]=/usr/lib/dovecot/lmtp
 )
 
 missing=()
@@ -57,7 +59,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install-peers: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   # Keep the packages' init scripts from starting system daemons (HAProxy,
-  # NSD, Unbound and the MTA-STS daemon would): the tests run private
+  # NSD, Unbound, Dovecot and the MTA-STS daemon would): the tests run private
   # instances. Only when no policy exists.
   policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then
@@ -86,4 +88,5 @@ ver saslpasswd2 "$(dpkg-query -W -f='${Version}' sasl2-bin 2>/dev/null || echo '
 ver nsd "$(first nsd -v)"
 ver unbound "$(unbound -V 2>/dev/null | sed -n 's/^Version //p')"
 ver ldnsutils "$(dpkg-query -W -f='${Version}' ldnsutils 2>/dev/null || echo '?')"
+ver dovecot "$(first dovecot --version)"
 ver mta-sts-daemon "$(dpkg-query -W -f='${Version}' postfix-mta-sts-resolver 2>/dev/null || echo '?')"
