@@ -412,3 +412,24 @@ func TestRelayFlagsRefuseNonsense(t *testing.T) {
 	_, err = newServer(cfg, nil)
 	assert.ErrorContains(t, err, "TLS", "no submission without TLS")
 }
+
+// A client's MAIL AUTH= parameter is not passed to a smarthost that does
+// not offer AUTH (it would refuse it as not advertised).
+func TestRelayDropsTheClientsAuthParameter(t *testing.T) {
+	up := startUpstream(t, nil)
+	r := startRelay(t, "-upstream", up.addr, "-upstream-tls", "none")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := smtp.DialStartTLS(ctx, r.at.submission.String(), &smtp.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Auth(ctx, sasl.NewPlainClient("", "alice@example.org", "secret")))
+	me := "alice@example.org"
+	require.NoError(t, c.Mail(ctx, "alice@example.org", &smtp.MailOptions{Auth: &me}))
+	require.NoError(t, c.Rcpt(ctx, "bob@example.net", nil))
+	w, err := c.Data(ctx)
+	require.NoError(t, err)
+	w.Write(testMessage("auth param"))
+	require.NoError(t, w.Close())
+	assert.Len(t, up.Messages(), 1)
+}

@@ -58,7 +58,12 @@ func (s *session) Mail(ctx context.Context, from string, opts *smtp.MailOptions)
 		s.b.log.Info("sender refused", "user", s.user, "from", from, "remote", s.conn.RemoteAddr().String())
 		return errNotOwned(s.user, from)
 	}
+	// The client's AUTH= (RFC 4954 section 5) speaks for the relay's
+	// session, not the upstream's: it is not passed on, and a smarthost
+	// that does not offer AUTH would refuse it.
 	s.from, s.mailOpts = from, *opts
+	s.mailOpts.Auth = nil
+	opts = &s.mailOpts
 	if s.b.up.mx {
 		return nil
 	}
