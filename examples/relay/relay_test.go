@@ -433,3 +433,22 @@ func TestRelayDropsTheClientsAuthParameter(t *testing.T) {
 	require.NoError(t, w.Close())
 	assert.Len(t, up.Messages(), 1)
 }
+
+// SIZE= from the client is left out for an upstream without SIZE.
+func TestRelayLeavesOutSizeForAnUpstreamWithoutIt(t *testing.T) {
+	up := startUpstream(t, func(s *smtp.Server) { s.DisableSize = true })
+	r := startRelay(t, "-upstream", up.addr, "-upstream-tls", "none")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := smtp.DialStartTLS(ctx, r.at.submission.String(), &smtp.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Auth(ctx, sasl.NewPlainClient("", "alice@example.org", "secret")))
+	require.NoError(t, c.Mail(ctx, "alice@example.org", &smtp.MailOptions{Size: 1234}))
+	require.NoError(t, c.Rcpt(ctx, "bob@example.net", nil))
+	w, err := c.Data(ctx)
+	require.NoError(t, err)
+	w.Write(testMessage("size param"))
+	require.NoError(t, w.Close())
+	assert.Len(t, up.Messages(), 1)
+}

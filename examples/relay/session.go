@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/postwire/postwire/extensions"
 	"github.com/postwire/postwire/sasl"
 	"github.com/postwire/postwire/smtp"
 )
@@ -63,7 +64,6 @@ func (s *session) Mail(ctx context.Context, from string, opts *smtp.MailOptions)
 	// that does not offer AUTH would refuse it.
 	s.from, s.mailOpts = from, *opts
 	s.mailOpts.Auth = nil
-	opts = &s.mailOpts
 	if s.b.up.mx {
 		return nil
 	}
@@ -73,7 +73,7 @@ func (s *session) Mail(ctx context.Context, from string, opts *smtp.MailOptions)
 			return err
 		}
 	}
-	err := s.up.Mail(ctx, from, opts)
+	err := s.up.Mail(ctx, from, s.upstreamOptions())
 	if err != nil && lost(err) {
 		// The smarthost may have closed an idle connection between two
 		// transactions: once more, on a new one.
@@ -81,7 +81,7 @@ func (s *session) Mail(ctx context.Context, from string, opts *smtp.MailOptions)
 		if err := s.dial(ctx, ""); err != nil {
 			return err
 		}
-		err = s.up.Mail(ctx, from, opts)
+		err = s.up.Mail(ctx, from, s.upstreamOptions())
 	}
 	if err != nil {
 		return s.fail("MAIL", err)
@@ -128,11 +128,24 @@ func (s *session) openMX(ctx context.Context, to string) error {
 	if err := s.dial(ctx, domain); err != nil {
 		return err
 	}
-	if err := s.up.Mail(ctx, s.from, &s.mailOpts); err != nil {
+	if err := s.up.Mail(ctx, s.from, s.upstreamOptions()); err != nil {
 		return s.fail("MAIL", err)
 	}
 	s.domain, s.open = domain, true
 	return nil
+}
+
+// upstreamOptions are the client's MAIL parameters as the upstream gets
+// them: SIZE= (RFC 1870), a mere estimate, is left out when the upstream
+// does not offer SIZE; the others, which change what the message is
+// (8BITMIME, SMTPUTF8, REQUIRETLS), are passed on, and an upstream that
+// lacks one refuses the transaction rather than see it dropped.
+func (s *session) upstreamOptions() *smtp.MailOptions {
+	o := s.mailOpts
+	if !s.up.Extensions().Has(extensions.Size) {
+		o.Size = 0
+	}
+	return &o
 }
 
 // Data streams the body upstream and answers with the upstream's verdict:
