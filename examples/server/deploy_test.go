@@ -85,9 +85,16 @@ func TestServeXCLIENTOffByDefault(t *testing.T) {
 	require.ErrorIs(t, c.XCLIENT(ctx, smtp.XCLIENTAttributes{Addr: "192.0.2.9"}), smtp.ErrNotAdvertised)
 }
 
-// -max-conns-per-ip 1: a second connection from the same address gets 421.
+// -max-conns-per-ip 1 (and -max-conns 1): a second connection from the
+// same address gets 421.
 func TestServeMaxConnsPerIP(t *testing.T) {
-	r := startServer(t, "-max-conns-per-ip", "1")
+	for _, flag := range []string{"-max-conns-per-ip", "-max-conns"} {
+		t.Run(flag, func(t *testing.T) { testSecondConnRefused(t, flag) })
+	}
+}
+
+func testSecondConnRefused(t *testing.T, flag string) {
+	r := startServer(t, flag, "1")
 	first, err := net.DialTimeout("tcp", r.addr, 5*time.Second)
 	require.NoError(t, err)
 	defer first.Close()
