@@ -75,7 +75,11 @@ type Session interface {
 	// and io.EOF at its end. r is valid only during the call. Refuse with
 	// ErrMessageRefused, ErrMessageTooBig or ErrMailboxFull, for example;
 	// return nil only once the message is on stable storage, since the
-	// client then forgets it (RFC 5321 section 6.1).
+	// client then forgets it (RFC 5321 section 6.1). To accept with a
+	// reply text of its own (a before-queue proxy passing on its
+	// upstream's "250 2.0.0 Ok: queued as ..."), Data returns an *Error
+	// with Code 250: it is sent as it is and counts as acceptance (in
+	// LMTP, as a recipient's status too).
 	//
 	// A body that breaks a rule (over Server.MaxMessageBytes, a bare CR
 	// or LF, a line over Server.MaxBodyLineLength) makes r fail with an

@@ -143,6 +143,10 @@ func (c *Conn) finishMessage(err, bodyErr error) outcome {
 	if c.srv.LMTP {
 		return c.replyPerRecipient(err, bodyErr != nil)
 	}
+	if accepted, ok := acceptedWith(err); ok && bodyErr == nil {
+		c.messageAccepted()
+		return failure(accepted)
+	}
 	if err != nil {
 		c.endTransaction()
 		if bodyErr != nil {
@@ -152,6 +156,18 @@ func (c *Conn) finishMessage(err, bodyErr error) outcome {
 	}
 	c.messageAccepted()
 	return answer(250, EnhancedCode{2, 0, 0}, "OK: message accepted")
+}
+
+// acceptedWith reports whether err is a Session's acceptance with a reply
+// of its own: an *Error whose code is 250 (RFC 5321 section 4.3.2, the
+// reply to the end of DATA), such as the reply a before-queue proxy got
+// from its upstream.
+func acceptedWith(err error) (*Error, bool) {
+	var se *Error
+	if errors.As(err, &se) && se.Code == 250 {
+		return se, true
+	}
+	return nil, false
 }
 
 // asTimeout keeps a timeout recognisable after the body reader wrapped it.
@@ -173,7 +189,10 @@ func (c *Conn) replyPerRecipient(err error, bodyBroken bool) outcome {
 		if !bodyBroken && c.status.active && c.status.set[i] {
 			e = c.status.errs[i]
 		}
-		if e == nil {
+		if a, ok := acceptedWith(e); ok {
+			accepted = true
+			c.respond(failure(a))
+		} else if e == nil {
 			accepted = true
 			c.respond(answer(250, EnhancedCode{2, 0, 0}, "OK: message delivered"))
 		} else {

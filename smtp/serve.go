@@ -139,10 +139,13 @@ func (c *Conn) openSession(after string) outcome {
 }
 
 // greeting is the 220 that opens the session (RFC 5321 section 4.2,
-// RFC 2033 section 4 for LMTP).
+// RFC 2033 section 4 for LMTP), with Server.GreetingBanner when set.
 func (c *Conn) greeting() outcome {
 	kind := " ESMTP Service ready"
-	if c.srv.LMTP {
+	switch {
+	case c.srv.banner != "":
+		kind = " " + c.srv.banner
+	case c.srv.LMTP:
 		kind = " LMTP Service ready"
 	}
 	return answer(220, EnhancedCode{}, c.srv.hostname+kind)

@@ -59,6 +59,14 @@ type Server struct {
 	// (RFC 5321 sections 4.1.1.1 and 4.2); "" means os.Hostname(). A name
 	// with spaces or control characters is replaced by "localhost".
 	Hostname string
+	// GreetingBanner is the text after Hostname in the 220 greeting
+	// (RFC 5321 section 4.2: "220 <domain> <text>"); "" means "ESMTP
+	// Service ready" ("LMTP Service ready" with LMTP). A deployment that
+	// wants to name its software, for scanners and for whoever reads a
+	// transcript, sets e.g. "ESMTP Postwire". Text with control characters
+	// or over 200 octets is replaced by the default: it goes into the reply
+	// as it is.
+	GreetingBanner string
 	// Backend makes a Session per connection. Required.
 	Backend Backend
 	// TLSConfig enables STARTTLS (RFC 3207) when set: it is offered on
@@ -258,6 +266,7 @@ type Server struct {
 
 	initOnce   sync.Once
 	hostname   string
+	banner     string // GreetingBanner once checked; "" for the default
 	readerPool sync.Pool
 	writerPool sync.Pool
 	readerSize int
@@ -281,6 +290,10 @@ func (s *Server) init() {
 		if !printableToken(s.hostname) {
 			// It goes into replies as it is: nothing may break a line.
 			s.hostname = "localhost"
+		}
+		s.banner = s.GreetingBanner
+		if !printableText(s.banner) {
+			s.banner = ""
 		}
 		s.readerSize = max(4096, s.MaxLineLength, s.maxCommandLine())
 		var prefix [4]byte
@@ -575,6 +588,20 @@ func (s *Server) maxCommandLine() int {
 	set := s.extensionSet(true, nil)
 	m, r := set.CommandLineLimits()
 	return max(commandLineBase, m, r)
+}
+
+// printableText reports whether s is 1 to 200 printable ASCII octets,
+// spaces allowed.
+func printableText(s string) bool {
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // printableToken reports whether s is 1 to 255 printable ASCII octets

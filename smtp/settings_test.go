@@ -120,3 +120,17 @@ func TestMaxConnectionsPerIP(t *testing.T) {
 	}
 	t.Fatal("a freed slot was never given to a new connection")
 }
+
+// GreetingBanner replaces the default text of the 220 greeting; text that
+// could break the reply falls back to the default.
+func TestGreetingBanner(t *testing.T) {
+	for _, tc := range []struct{ banner, want string }{
+		{"", "220 mx.test ESMTP Service ready"},
+		{"ESMTP Postwire", "220 mx.test ESMTP Postwire"},
+		{"ESMTP x\r\n250 injected", "220 mx.test ESMTP Service ready"},
+	} {
+		_, addr := srvStart(t, &srvBackend{}, func(s *Server) { s.GreetingBanner = tc.banner })
+		c := srvDial(t, addr)
+		require.Equal(t, []string{tc.want}, c.expect("220 "))
+	}
+}

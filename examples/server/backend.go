@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 
 	"github.com/postwire/postwire/sasl"
@@ -98,7 +99,16 @@ func (s *session) store(r io.Reader, to []string) error {
 		return errLocal
 	}
 	s.b.log.Info("message stored", append(attrs, "size", n, "path", path)...)
-	return nil
+	return queuedAs(filepath.Base(path))
+}
+
+// queuedAs is the 250 reply to the final dot, naming the stored file as
+// the message's queue id, as Postfix's "250 2.0.0 Ok: queued as ..." does:
+// what a sender (or a relay in front) logs to find the message again. A
+// Session may accept with a reply of its own by returning it (see
+// smtp.Session's Data).
+func queuedAs(id string) error {
+	return &smtp.Error{Code: 250, Enhanced: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + id}
 }
 
 // splitHeld parts the recipients into those whose domain -hold keeps for a

@@ -31,6 +31,12 @@
 // commands, replies, AUTH, messages, octets) over HTTP on loopback, as
 // expvar's JSON on /debug/vars and as Prometheus text on /metrics.
 //
+// Behind HAProxy (send-proxy-v2) or another proxy, -proxy-protocol takes
+// the client's address from the PROXY header and -xclient lets a trusted
+// relay announce it with XCLIENT; either way the log names that address:
+//
+//	go run ./examples/server -proxy-protocol 127.0.0.1/32 -max-conns-per-ip 20
+//
 // SIGINT or SIGTERM stops the server gracefully (transactions in flight
 // finish, idle clients get 421); a second signal stops it at once.
 package main
@@ -63,6 +69,10 @@ type config struct {
 	maxRcpt                    int
 	odmrAddr, holdList, hold   string
 	metrics                    string
+	proxyProtocol, xclient     string
+	maxConns, maxConnsPerIP    int
+	logLevel, banner           string
+	level                      slog.Level // parsed from logLevel
 }
 
 // parseFlags reads the command line; errors go to stderr with the usage.
@@ -92,7 +102,18 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.hold, "hold-dir", "hold", "keep held mail in this `directory`, a folder per domain")
 	fs.StringVar(&cfg.odmrAddr, "odmr-addr", "", "also listen on `host:port` for On-Demand Mail Relay (RFC 2645, port 366): customers AUTH and say ATRN to collect what -hold keeps")
 	fs.StringVar(&cfg.metrics, "metrics", "", "serve counters on `host:port` (e.g. 127.0.0.1:9100): expvar on /debug/vars, Prometheus text on /metrics")
+	fs.StringVar(&cfg.proxyProtocol, "proxy-protocol", "", "expect a PROXY protocol header (v1 or v2, as HAProxy's send-proxy-v2 sends) on every connection, from proxies in these `CIDR,...` only")
+	fs.StringVar(&cfg.xclient, "xclient", "", "offer Postfix's XCLIENT to clients in these `CIDR,...` (proxies that announce the client they relay)")
+	fs.IntVar(&cfg.maxConns, "max-conns", 0, "most concurrent connections; the ones beyond get 421 (0: no limit)")
+	fs.IntVar(&cfg.maxConnsPerIP, "max-conns-per-ip", 0, "most concurrent connections from one client address, the one a PROXY header or XCLIENT gives (0: no limit)")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	fs.StringVar(&cfg.banner, "banner", "", "`text` after the host name in the 220 greeting, e.g. \"ESMTP Postwire\" (default \"ESMTP Service ready\")")
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := cfg.level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		err = fmt.Errorf("-log-level: %w", err)
+		fmt.Fprintln(stderr, err)
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -112,7 +133,7 @@ func main() {
 	if err != nil {
 		os.Exit(2)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// After the first signal, the default handling comes back: a second
 	// one ends the process at once.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strings"
 
@@ -112,20 +114,56 @@ func newServer(cfg *config, log *slog.Logger) (*smtp.Server, error) {
 			return nil, err
 		}
 	}
+	proxies, err := parsePrefixes("-proxy-protocol", cfg.proxyProtocol)
+	if err != nil {
+		return nil, err
+	}
+	xclients, err := parsePrefixes("-xclient", cfg.xclient)
+	if err != nil {
+		return nil, err
+	}
 	srv := &smtp.Server{
-		Addr:              cfg.addr,
-		Hostname:          cfg.hostname,
-		Backend:           b,
-		TLSConfig:         tlsConf,
-		LMTP:              cfg.lmtp,
-		MaxMessageBytes:   cfg.maxSize,
-		MaxRecipients:     cfg.maxRcpt,
-		AllowInsecureAuth: cfg.insecureAuth,
-		RequireAuth:       cfg.requireAuth,
-		Logger:            log,
+		Addr:                cfg.addr,
+		GreetingBanner:      cfg.banner,
+		Hostname:            cfg.hostname,
+		Backend:             b,
+		TLSConfig:           tlsConf,
+		LMTP:                cfg.lmtp,
+		MaxMessageBytes:     cfg.maxSize,
+		MaxRecipients:       cfg.maxRcpt,
+		AllowInsecureAuth:   cfg.insecureAuth,
+		RequireAuth:         cfg.requireAuth,
+		ProxyProtocol:       len(proxies) > 0,
+		ProxyTrusted:        proxies,
+		XCLIENTTrusted:      xclients,
+		MaxConnections:      cfg.maxConns,
+		MaxConnectionsPerIP: cfg.maxConnsPerIP,
+		Logger:              log,
 	}
 	logSettings(log, cfg, store, len(accounts) > 0, tlsConf != nil, fingerprint)
 	return srv, nil
+}
+
+// parsePrefixes parses a flag's comma-separated list of CIDR prefixes
+// (a bare address counts as a /32 or /128); "" is none.
+func parsePrefixes(flag, list string) ([]netip.Prefix, error) {
+	if list == "" {
+		return nil, nil
+	}
+	var prefixes []netip.Prefix
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			a, aerr := netip.ParseAddr(item)
+			if aerr != nil {
+				return nil, fmt.Errorf("%s: %q is neither a CIDR prefix nor an address", flag, item)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		prefixes = append(prefixes, p.Masked())
+	}
+	return prefixes, nil
 }
 
 // holdFromFlags opens the hold of -hold, nil without it; -odmr-addr
@@ -180,6 +218,15 @@ func logSettings(log *slog.Logger, cfg *config, store string, auth, hasTLS bool,
 	}
 	attrs := []any{"protocol", protocol, "maildir", store, "tls", tlsMode, "auth", authMode,
 		"require_auth", cfg.requireAuth, "max_size", cfg.maxSize, "max_rcpt", cfg.maxRcpt}
+	if cfg.proxyProtocol != "" {
+		attrs = append(attrs, "proxy_protocol", cfg.proxyProtocol)
+	}
+	if cfg.xclient != "" {
+		attrs = append(attrs, "xclient", cfg.xclient)
+	}
+	if cfg.maxConns > 0 || cfg.maxConnsPerIP > 0 {
+		attrs = append(attrs, "max_conns", cfg.maxConns, "max_conns_per_ip", cfg.maxConnsPerIP)
+	}
 	if fingerprint != "" {
 		attrs = append(attrs, "self_signed_sha256", fingerprint)
 	}

@@ -10,7 +10,8 @@
 # PLAIN/LOGIN/CRAM-MD5 modules for Postfix (only Recommends); and the
 # DNSSEC chain of the DANE cells: NSD (authoritative), Unbound (validating
 # resolver) and ldns's tools (ldns-keygen, ldns-signzone, ldns-key2ds),
-# with postfix-mta-sts-resolver for Postfix's MTA-STS.
+# with postfix-mta-sts-resolver for Postfix's MTA-STS; and Dovecot's LMTP
+# server, the delivery end of the README's deployment.
 #
 # Idempotent and non-interactive: when everything is present it only prints
 # the versions. Postfix is preseeded with "No configuration", so no system
@@ -65,7 +66,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install-peers: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   # Keep the packages' init scripts from starting system daemons (HAProxy,
-  # NSD, Unbound and the MTA-STS daemon would): the tests run private
+  # NSD, Unbound, Dovecot and the MTA-STS daemon would): the tests run private
   # instances. Only when no policy exists.
   policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then

@@ -109,7 +109,10 @@ func runHAProxy(t *testing.T, haproxy, front, backend, serverOpts, frontendExtra
 
 // haproxyCheckStatus returns the check_status column of server b/s from
 // HAProxy's "show stat" (its CSV), "" if it cannot be read yet.
-func haproxyCheckStatus(sock string) string {
+func haproxyCheckStatus(sock string) string { return haproxyCheckStatusOf(sock, "b", "s") }
+
+// haproxyCheckStatusOf returns the check_status column of server be/name.
+func haproxyCheckStatusOf(sock, be, name string) string {
 	c, err := net.DialTimeout("unix", sock, 2*time.Second)
 	if err != nil {
 		return ""
@@ -128,7 +131,7 @@ func haproxyCheckStatus(sock string) string {
 			continue
 		}
 		f := strings.Split(line, ",")
-		if len(f) < 2 || f[0] != "b" || f[1] != "s" {
+		if len(f) < 2 || f[0] != be || f[1] != name {
 			continue
 		}
 		for i, name := range cols {
