@@ -110,7 +110,9 @@ func TestDeploymentLMTPIntoDovecot(t *testing.T) {
 			msg := testMessage("dovecot lmtp "+name, true)
 			res, err := c.Send(ctx, &smtp.Envelope{From: "alice@client.example",
 				To: []string{"bob@test.example", "nobody@test.example", "carol@test.example"}}, bytes.NewReader(msg))
-			require.NoError(t, err)
+			var partial *smtp.RecipientsError
+			require.ErrorAs(t, err, &partial, "delivered to two recipients of three")
+			assert.Equal(t, 2, partial.Accepted)
 			require.Len(t, res.Recipients, 3)
 			assert.NoError(t, res.Recipients[0].Err)
 			var se *smtp.Error

@@ -122,7 +122,9 @@ func TestClientLMTPToDovecot(t *testing.T) {
 				env:  smtp.Envelope{To: []string{"bob@test.example", "carol@test.example", "nobody@test.example"}},
 			}
 			res, trace, err := clientSend(t, d.addr, spec, msg)
-			require.NoError(t, err, trace)
+			var partial *smtp.RecipientsError
+			require.ErrorAs(t, err, &partial, "delivered to one recipient of three: %s", trace)
+			assert.Equal(t, 1, partial.Accepted)
 			require.Len(t, res.Recipients, 3)
 			assert.NoError(t, res.Recipients[0].Err, trace)
 			assertSMTPCode(t, res.Recipients[1].Err, 552, trace)
