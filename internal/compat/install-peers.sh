@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real SMTP peers that internal/compat's interoperability tests
-# drive (see /work/shared/PEERS.md): Postfix (smtpd, smtp/lmtp clients,
-# smtp-source, smtp-sink), Cyrus SASL tools, swaks, msmtp, HAProxy, aiosmtpd,
+# drive (their recipes are in the project's shared PEERS.md): Postfix
+# (smtpd, smtp/lmtp clients, smtp-source, smtp-sink), Cyrus SASL tools, swaks, msmtp, HAProxy, aiosmtpd,
 # fetchmail (the customer side of ETRN and ODMR), curl, Dovecot's LMTP
 # server (dovecot-core, dovecot-lmtpd), mutt and GNU SASL's gsasl (SCRAM
 # and SCRAM-PLUS clients), Exim 4 (unpacked beside Postfix, see below) and
