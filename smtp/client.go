@@ -54,12 +54,15 @@ type Client struct {
 	stop        func() bool // stops the context watcher of the call in progress
 	interruptFn func()
 
-	line  []byte // scratch for building command lines
-	hdr   []byte // scratch for BDAT headers
-	buf   []byte // copy and chunk buffer, allocated on first use
-	dot   dotstuff.Writer
-	quitd bool
-	watch *clientWatch // for DialOptions.Hooks, nil without (client_hooks.go)
+	line []byte // scratch for building command lines
+	hdr  []byte // scratch for BDAT headers
+	buf  []byte // copy and chunk buffer, allocated on first use
+	// autoOpts is the transaction's MailOptions when the client adds to
+	// the caller's (BODY=8BITMIME, SIZE= from a known body).
+	autoOpts MailOptions
+	dot      dotstuff.Writer
+	quitd    bool
+	watch    *clientWatch // for DialOptions.Hooks, nil without (client_hooks.go)
 }
 
 // Dial connects to the SMTP server at addr ("host:port") without TLS and

@@ -65,9 +65,9 @@ type clientBodyFacts struct {
 }
 
 // clientInspect scans the unread part of body when it is known in advance.
-func clientInspect(body io.Reader) clientBodyFacts {
+func clientInspect(body io.Reader, scratch []byte) clientBodyFacts {
 	var f clientBodyFacts
-	var buf [4096]byte
+	buf := scratch[:min(len(scratch), 4096)] // the Client's own: a local array would escape through ReadAt
 	scan := func(p []byte, prevCR bool) bool {
 		for _, b := range p {
 			switch {
@@ -135,7 +135,7 @@ func (c *Client) bodyOptions(mo *MailOptions, body io.Reader) (*MailOptions, cli
 	if declared == BodyBinaryMIME {
 		return mo, scanNone, nil
 	}
-	f := clientInspect(body)
+	f := clientInspect(body, c.buffer())
 	if !f.inspected {
 		if declared == Body8BitMIME {
 			return mo, scanNUL, nil
@@ -154,11 +154,13 @@ func (c *Client) bodyOptions(mo *MailOptions, body io.Reader) (*MailOptions, cli
 	out := mo
 	edit := func() {
 		if out == mo {
-			cp := MailOptions{}
+			// The Client's own copy, valid for this transaction: the
+			// caller's options are never changed.
+			c.autoOpts = MailOptions{}
 			if mo != nil {
-				cp = *mo
+				c.autoOpts = *mo
 			}
-			out = &cp
+			out = &c.autoOpts
 		}
 	}
 	if f.eightBit && declared == "" {

@@ -143,11 +143,11 @@ func (c *Client) sendSplit(ctx context.Context, env *Envelope, body io.Reader) (
 				res.notSent(pending, fmt.Errorf("%w: %w", ErrNotSent, ErrMailMax))
 				break
 			}
-			if rewind == nil {
+			if !rewind.ok {
 				res.notSent(pending, fmt.Errorf("%w: the server's limits need a further transaction and the body cannot be read again (not an io.Seeker)", ErrNotSent))
 				break
 			}
-			if err := rewind(); err != nil {
+			if err := rewind.rewind(); err != nil {
 				res.notSent(pending, fmt.Errorf("%w: reading the body again: %w", ErrNotSent, err))
 				break
 			}
@@ -302,6 +302,9 @@ func clientSubEnvelope(env *Envelope, idx []int) *Envelope {
 // too many recipients (RFC 5321 section 4.5.3.1.10; 4.5.3 in RFC 3463),
 // or a 452 without an enhanced code.
 func clientTooMany(err error) bool {
+	if err == nil {
+		return false // before se, whose address escapes: no allocation on success
+	}
 	var se *Error
 	if !errors.As(err, &se) || se.Code != 452 {
 		return false
@@ -309,21 +312,36 @@ func clientTooMany(err error) bool {
 	return se.Enhanced == EnhancedCode{4, 5, 3} || se.Enhanced == EnhancedCode{}
 }
 
-// clientRewinder returns a function that makes body read from where it
-// starts now, and the reader to use; the function is nil when body cannot
-// be read again.
-func clientRewinder(body io.Reader) (func() error, io.Reader) {
+// clientRewind remembers where a body starts, so that a further
+// transaction can read it again; ok is false when it cannot be. A value,
+// not a closure, so that the common single transaction allocates nothing
+// for it.
+type clientRewind struct {
+	seeker io.Seeker
+	start  int64
+	ok     bool
+}
+
+// rewind makes the body read from its start again.
+func (r clientRewind) rewind() error {
+	_, err := r.seeker.Seek(r.start, io.SeekStart)
+	return err
+}
+
+// clientRewinder returns how to read body again from where it starts now,
+// and the reader to use.
+func clientRewinder(body io.Reader) (clientRewind, io.Reader) {
 	switch b := body.(type) {
 	case *bytes.Buffer:
 		r := bytes.NewReader(b.Bytes())
 		b.Next(b.Len()) // read, as any reader would be
-		return func() error { _, err := r.Seek(0, io.SeekStart); return err }, r
+		return clientRewind{seeker: r, ok: true}, r
 	case io.Seeker:
 		start, err := b.Seek(0, io.SeekCurrent)
 		if err != nil {
-			return nil, body
+			return clientRewind{}, body
 		}
-		return func() error { _, err := b.Seek(start, io.SeekStart); return err }, body
+		return clientRewind{seeker: b, start: start, ok: true}, body
 	}
-	return nil, body
+	return clientRewind{}, body
 }

@@ -99,86 +99,131 @@ func (c *Client) appendMail(dst []byte, from string, o *MailOptions, utf8 bool) 
 // appendMailParams appends the parameters of o through the textproto
 // codec, each after checking that the server advertised it.
 func (c *Client) appendMailParams(dst []byte, o *MailOptions) ([]byte, error) {
-	ext := c.ext
 	var err error
-	if o.Size != 0 {
-		if !ext.MailParamAllowed("SIZE") {
-			return dst, clientNotAdvertised("SIZE")
-		}
-		if max, _ := ext.MaxSize(); max > 0 && o.Size > max {
-			return dst, fmt.Errorf("smtp: message of %d octets exceeds the server's SIZE %d", o.Size, max)
-		}
-		if dst, err = textproto.AppendSize(dst, o.Size); err != nil {
-			return dst, err
-		}
+	if dst, err = c.appendSizeParam(dst, o.Size); err != nil {
+		return dst, err
 	}
-	switch o.Body {
+	if dst, err = c.appendBodyParam(dst, o.Body); err != nil {
+		return dst, err
+	}
+	if o.UTF8 && !c.ext.Has(extensions.SMTPUTF8) {
+		return dst, clientNotAdvertised("SMTPUTF8") // the parameter itself is written by appendMail
+	}
+	if dst, err = c.appendDSNParams(dst, o.Return, o.EnvelopeID); err != nil {
+		return dst, err
+	}
+	if dst, err = c.appendAuthParam(dst, o.Auth); err != nil {
+		return dst, err
+	}
+	if dst, err = c.appendRequireTLSParam(dst, o.RequireTLS); err != nil {
+		return dst, err
+	}
+	if dst, err = c.appendPriorityParam(dst, o.MTPriority); err != nil {
+		return dst, err
+	}
+	return c.appendByParam(dst, o.DeliverBy)
+}
+
+// appendSizeParam appends SIZE= (RFC 1870 section 6) when size is set,
+// refusing a size over the server's advertised limit.
+func (c *Client) appendSizeParam(dst []byte, size int64) ([]byte, error) {
+	switch {
+	case size == 0:
+		return dst, nil
+	case !c.ext.MailParamAllowed("SIZE"):
+		return dst, clientNotAdvertised("SIZE")
+	}
+	if max, _ := c.ext.MaxSize(); max > 0 && size > max {
+		return dst, fmt.Errorf("smtp: message of %d octets exceeds the server's SIZE %d", size, max)
+	}
+	return textproto.AppendSize(dst, size)
+}
+
+// appendBodyParam appends BODY= (RFC 6152, RFC 3030 section 3) when body
+// is set, when the server offers what it needs.
+func (c *Client) appendBodyParam(dst []byte, body BodyType) ([]byte, error) {
+	switch body {
+	case "":
+		return dst, nil
 	case Body7Bit, Body8BitMIME:
-		if !ext.Has(extensions.EightBitMIME) || !ext.MailParamAllowed("BODY") {
-			return dst, clientNotAdvertised("8BITMIME (BODY=" + string(o.Body) + ")")
+		if !c.ext.Has(extensions.EightBitMIME) || !c.ext.MailParamAllowed("BODY") {
+			return dst, clientNotAdvertised("8BITMIME (BODY=" + string(body) + ")")
 		}
 	case BodyBinaryMIME:
-		if !ext.Has(extensions.BinaryMIME) || !ext.Has(extensions.Chunking) {
+		if !c.ext.Has(extensions.BinaryMIME) || !c.ext.Has(extensions.Chunking) {
 			return dst, clientNotAdvertised("BINARYMIME and CHUNKING (BODY=BINARYMIME)")
 		}
 	}
-	if o.Body != "" {
-		if dst, err = textproto.AppendBody(dst, o.Body); err != nil {
+	return textproto.AppendBody(dst, body)
+}
+
+// appendDSNParams appends RET= and ENVID= (RFC 3461 sections 4.3 and 4.4)
+// when set, where DSN is offered.
+func (c *Client) appendDSNParams(dst []byte, ret DSNReturn, envID string) ([]byte, error) {
+	if ret == "" && envID == "" {
+		return dst, nil
+	}
+	if !c.ext.MailParamAllowed("RET") || !c.ext.MailParamAllowed("ENVID") {
+		return dst, clientNotAdvertised("DSN (RET, ENVID)")
+	}
+	var err error
+	if ret != "" {
+		if dst, err = textproto.AppendRet(dst, ret); err != nil {
 			return dst, err
 		}
 	}
-	if o.UTF8 && !ext.Has(extensions.SMTPUTF8) {
-		return dst, clientNotAdvertised("SMTPUTF8")
-	}
-	if o.Return != "" || o.EnvelopeID != "" {
-		if !ext.MailParamAllowed("RET") || !ext.MailParamAllowed("ENVID") {
-			return dst, clientNotAdvertised("DSN (RET, ENVID)")
-		}
-	}
-	if o.Return != "" {
-		if dst, err = textproto.AppendRet(dst, o.Return); err != nil {
-			return dst, err
-		}
-	}
-	if o.EnvelopeID != "" {
-		if dst, err = textproto.AppendEnvID(dst, o.EnvelopeID); err != nil {
-			return dst, err
-		}
-	}
-	if o.Auth != nil {
-		if !ext.MailParamAllowed("AUTH") {
-			return dst, clientNotAdvertised("AUTH (MAIL AUTH=)")
-		}
-		if dst, err = textproto.AppendMailAuth(dst, *o.Auth); err != nil {
-			return dst, err
-		}
-	}
-	if o.RequireTLS {
-		if !ext.MailParamAllowed("REQUIRETLS") {
-			return dst, clientNotAdvertised("REQUIRETLS")
-		}
-		if !c.TLSPeerAuthenticated() {
-			return dst, ErrTLSNotAuthenticated
-		}
-		dst = textproto.AppendFlag(dst, "REQUIRETLS")
-	}
-	if o.MTPriority != nil {
-		if !ext.MailParamAllowed("MT-PRIORITY") {
-			return dst, clientNotAdvertised("MT-PRIORITY")
-		}
-		if dst, err = textproto.AppendMTPriority(dst, *o.MTPriority); err != nil {
-			return dst, err
-		}
-	}
-	if o.DeliverBy != nil {
-		if !ext.MailParamAllowed("BY") {
-			return dst, clientNotAdvertised("DELIVERBY (BY=)")
-		}
-		if dst, err = textproto.AppendDeliverBy(dst, *o.DeliverBy); err != nil {
-			return dst, err
-		}
+	if envID != "" {
+		return textproto.AppendEnvID(dst, envID)
 	}
 	return dst, nil
+}
+
+// appendAuthParam appends AUTH= (RFC 4954 section 5) when auth is set.
+func (c *Client) appendAuthParam(dst []byte, auth *string) ([]byte, error) {
+	switch {
+	case auth == nil:
+		return dst, nil
+	case !c.ext.MailParamAllowed("AUTH"):
+		return dst, clientNotAdvertised("AUTH (MAIL AUTH=)")
+	}
+	return textproto.AppendMailAuth(dst, *auth)
+}
+
+// appendRequireTLSParam appends REQUIRETLS (RFC 8689 section 4.1) when
+// asked for: only where offered, over a TLS connection whose peer was
+// authenticated (section 4.2).
+func (c *Client) appendRequireTLSParam(dst []byte, require bool) ([]byte, error) {
+	switch {
+	case !require:
+		return dst, nil
+	case !c.ext.MailParamAllowed("REQUIRETLS"):
+		return dst, clientNotAdvertised("REQUIRETLS")
+	case !c.TLSPeerAuthenticated():
+		return dst, ErrTLSNotAuthenticated
+	}
+	return textproto.AppendFlag(dst, "REQUIRETLS"), nil
+}
+
+// appendPriorityParam appends MT-PRIORITY= (RFC 6710 section 3) when set.
+func (c *Client) appendPriorityParam(dst []byte, priority *int) ([]byte, error) {
+	switch {
+	case priority == nil:
+		return dst, nil
+	case !c.ext.MailParamAllowed("MT-PRIORITY"):
+		return dst, clientNotAdvertised("MT-PRIORITY")
+	}
+	return textproto.AppendMTPriority(dst, *priority)
+}
+
+// appendByParam appends BY= (RFC 2852 section 4) when set.
+func (c *Client) appendByParam(dst []byte, by *DeliverByOptions) ([]byte, error) {
+	switch {
+	case by == nil:
+		return dst, nil
+	case !c.ext.MailParamAllowed("BY"):
+		return dst, clientNotAdvertised("DELIVERBY (BY=)")
+	}
+	return textproto.AppendDeliverBy(dst, *by)
 }
 
 // appendRcpt appends "RCPT TO:<to> params CRLF" to dst.

@@ -9,8 +9,11 @@ import "errors"
 // message then failed, or whose reply never came because the connection
 // was lost, must not read as accepted.
 func (r *SendResult) settle() {
-	var re *RecipientsError
-	if r.Err == nil || r.partial || errors.As(r.Err, &re) {
+	if r.Err == nil || r.partial {
+		return
+	}
+	var re *RecipientsError // declared here: its address escapes, and success needs none
+	if errors.As(r.Err, &re) {
 		return
 	}
 	for i := range r.Recipients {
