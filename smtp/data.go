@@ -163,6 +163,9 @@ func (c *Conn) finishMessage(err, bodyErr error) outcome {
 // reply to the end of DATA), such as the reply a before-queue proxy got
 // from its upstream.
 func acceptedWith(err error) (*Error, bool) {
+	if err == nil {
+		return nil, false // before se, whose address escapes: no allocation on success
+	}
 	var se *Error
 	if errors.As(err, &se) && se.Code == 250 {
 		return se, true

@@ -27,12 +27,24 @@ func (c *Conn) handleMail(args []byte) outcome {
 		return answer(552, EnhancedCode{5, 3, 4}, "Message size exceeds fixed maximum message size") // RFC 1870 section 6.1
 	}
 
-	opts.FromALabels = path.String()
-	if err := c.session.Mail(c.ctx, path.Sent(), opts); err != nil {
+	from, aLabels := sentAndALabels(path)
+	opts.FromALabels = aLabels
+	if err := c.session.Mail(c.ctx, from, opts); err != nil {
 		return backendFailure("MAIL", err)
 	}
 	c.mailAccepted()
 	return answer(250, EnhancedCode{2, 1, 0}, "Sender OK")
+}
+
+// sentAndALabels returns a path as the client sent it and in its A-label
+// form, formatting it once when the domain was ASCII already (the common
+// case: both are the same string).
+func sentAndALabels(path textproto.Path) (sent, aLabels string) {
+	aLabels = path.String()
+	if path.UDomain == "" {
+		return aLabels, aLabels
+	}
+	return path.Sent(), aLabels
 }
 
 // mailParam checks one MAIL parameter against what was advertised and,

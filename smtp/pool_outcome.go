@@ -53,11 +53,10 @@ type poolOutcome struct {
 func poolJudge(c *Client, res *SendResult, err error, body *poolBody) poolOutcome {
 	o := poolOutcome{lost: c.err != nil, closing: poolClosing(res, err)}
 	o.keep = !o.lost && !o.closing
-	var partial *RecipientsError
 	switch {
 	case err == nil:
 		o.kind = poolSent
-	case errors.As(err, &partial) && partial.Accepted > 0:
+	case acceptedBySome(err):
 		// The server took it for some recipients: sent, and the
 		// others' refusals go back to the caller, never retried.
 		o.kind = poolSent
@@ -75,6 +74,13 @@ func poolJudge(c *Client, res *SendResult, err error, body *poolBody) poolOutcom
 		o.kind = poolFailed
 	}
 	return o
+}
+
+// acceptedBySome reports whether err is a *RecipientsError of a message
+// that some recipient took.
+func acceptedBySome(err error) bool {
+	var partial *RecipientsError
+	return errors.As(err, &partial) && partial.Accepted > 0
 }
 
 // poolClosing reports a 421 reply (RFC 5321 section 3.8) to the message or

@@ -26,8 +26,8 @@ func (c *Conn) handleRcpt(args []byte) outcome {
 		}
 	}
 
-	to := path.Sent()
-	opts.ToALabels = path.String()
+	to, aLabels := sentAndALabels(path)
+	opts.ToALabels = aLabels
 	if err := c.session.Rcpt(c.ctx, to, opts); err != nil {
 		return backendFailure("RCPT", err)
 	}
