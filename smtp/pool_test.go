@@ -165,7 +165,7 @@ func TestPoolRSETAfterFailureAndNoRetryOf4xx(t *testing.T) {
 
 // STARTTLS and AUTH happen once per connection, not once per message.
 func TestPoolStartTLSAndAuthOncePerConn(t *testing.T) {
-	srvTLS, cliTLS := poolCert(t)
+	srvTLS, cliTLS := clientCert(t)
 	be := &poolBackend{}
 	addr, _ := poolServe(t, be, func(s *Server) { s.TLSConfig = srvTLS })
 	trace := &poolTrace{}
@@ -614,7 +614,7 @@ func TestPoolChunking(t *testing.T) {
 // these credentials) fails the dial: nothing is sent and the host is set
 // aside.
 func TestPoolPrepareFailuresAreDialFailures(t *testing.T) {
-	srvTLS, cliTLS := poolCert(t)
+	srvTLS, cliTLS := clientCert(t)
 	be := &poolBackend{}
 	plain, _ := poolServe(t, be, nil)
 	secure, _ := poolServe(t, be, func(s *Server) { s.TLSConfig = srvTLS })
