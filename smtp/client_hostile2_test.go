@@ -152,10 +152,8 @@ func TestHostileEHLO(t *testing.T) {
 			s.send("250 queued\r\n")
 		})
 		hostileRun(t, func() {
-			c, err := Dial(clientCtx(t), addr, hostileShort)
-			require.NoError(t, err)
-			defer c.Close()
-			_, err = c.Send(clientCtx(t), hostileEnv, strings.NewReader("hi"))
+			c := hostileDial(t, addr)
+			_, err := c.Send(clientCtx(t), hostileEnv, strings.NewReader("hi"))
 			require.NoError(t, err)
 			assert.Empty(t, c.Extensions().Keywords())
 		})
@@ -168,9 +166,7 @@ func TestHostileEHLO(t *testing.T) {
 			assert.NotContains(t, s.rest(), "HELO")
 		})
 		hostileRun(t, func() {
-			c, err := Dial(clientCtx(t), addr, hostileShort)
-			require.NoError(t, err)
-			defer c.Close()
+			c := hostileDial(t, addr)
 			var se *Error
 			require.ErrorAs(t, c.Hello(clientCtx(t), ""), &se)
 			assert.Equal(t, 554, se.Code)
@@ -186,10 +182,8 @@ func TestHostileEHLO(t *testing.T) {
 			assert.NotContains(t, s.rest(), "MAIL")
 		})
 		hostileRun(t, func() {
-			c, err := Dial(clientCtx(t), addr, hostileShort)
-			require.NoError(t, err)
-			defer c.Close()
-			_, err = c.Send(clientCtx(t), hostileEnv, strings.NewReader("hi"))
+			c := hostileDial(t, addr)
+			_, err := c.Send(clientCtx(t), hostileEnv, strings.NewReader("hi"))
 			var se *Error
 			require.ErrorAs(t, err, &se)
 			assert.Equal(t, 421, se.Code)
@@ -203,9 +197,7 @@ func TestHostileEHLO(t *testing.T) {
 			io.WriteString(s.conn, strings.Repeat("250-X-PADDING\r\n", 10000)+"250 HELP\r\n")
 		})
 		hostileRun(t, func() {
-			c, err := Dial(clientCtx(t), addr, hostileShort)
-			require.NoError(t, err)
-			defer c.Close()
+			c := hostileDial(t, addr)
 			var pe *textproto.ProtocolError
 			require.ErrorAs(t, c.Hello(clientCtx(t), ""), &pe)
 		})
@@ -223,9 +215,7 @@ func TestHostileEHLO(t *testing.T) {
 			s.conn.Write(append(line, "\r\n250 HELP\r\n"...)) // fails once the client hangs up
 		})
 		hostileRun(t, func() {
-			c, err := Dial(clientCtx(t), addr, hostileShort)
-			require.NoError(t, err)
-			defer c.Close()
+			c := hostileDial(t, addr)
 			var pe *textproto.ProtocolError
 			require.ErrorAs(t, c.Hello(clientCtx(t), ""), &pe)
 		})
@@ -238,9 +228,7 @@ func TestHostileEHLO(t *testing.T) {
 			s.rest()
 		})
 		hostileRun(t, func() {
-			c, err := Dial(clientCtx(t), addr, hostileShort)
-			require.NoError(t, err)
-			defer c.Close()
+			c := hostileDial(t, addr)
 			// Either refused as malformed, or parsed: never a panic or a hang.
 			if err := c.Hello(clientCtx(t), ""); err == nil {
 				_, _ = c.Extension("SIZE")
@@ -294,9 +282,7 @@ func TestHostileStartTLS(t *testing.T) {
 			s.rest()
 		})
 		hostileRun(t, func() {
-			c, err := Dial(clientCtx(t), addr, hostileShort)
-			require.NoError(t, err)
-			defer c.Close()
+			c := hostileDial(t, addr)
 			require.Error(t, c.StartTLS(clientCtx(t), nil))
 			require.Error(t, c.Noop(clientCtx(t)), "the connection is closed")
 			_, secured := c.TLSConnectionState()
@@ -312,9 +298,7 @@ func TestHostileStartTLS(t *testing.T) {
 			io.Copy(io.Discard, s.conn) // reads the ClientHello, never answers
 		})
 		hostileRun(t, func() {
-			c, err := Dial(clientCtx(t), addr, hostileShort)
-			require.NoError(t, err)
-			defer c.Close()
+			c := hostileDial(t, addr)
 			require.Error(t, c.StartTLS(clientCtx(t), nil))
 		})
 	})
@@ -331,9 +315,7 @@ func TestHostileStartTLS(t *testing.T) {
 			s.rest()
 		})
 		hostileRun(t, func() {
-			c, err := Dial(clientCtx(t), addr, hostileShort)
-			require.NoError(t, err)
-			defer c.Close()
+			c := hostileDial(t, addr)
 			require.Error(t, c.StartTLS(clientCtx(t), nil))
 			require.Error(t, c.Noop(clientCtx(t)))
 		})
@@ -378,9 +360,7 @@ func TestHostileAuth(t *testing.T) {
 			s.send("250 ok\r\n")
 		})
 		hostileRun(t, func() {
-			c, err := Dial(clientCtx(t), addr, hostileShort)
-			require.NoError(t, err)
-			defer c.Close()
+			c := hostileDial(t, addr)
 			require.Error(t, c.Auth(clientCtx(t), clientLoginFor("user", "secret")))
 			require.NoError(t, c.Noop(clientCtx(t)), "the session stays in step")
 		})
@@ -414,9 +394,7 @@ func TestHostileAuth(t *testing.T) {
 			s.rest()
 		})
 		hostileRun(t, func() {
-			c, err := Dial(clientCtx(t), addr, hostileShort)
-			require.NoError(t, err)
-			defer c.Close()
+			c := hostileDial(t, addr)
 			require.NoError(t, c.Hello(clientCtx(t), ""))
 			time.Sleep(50 * time.Millisecond)
 			var pe *textproto.ProtocolError
@@ -432,9 +410,7 @@ func TestHostileAuth(t *testing.T) {
 			s.send("501 5.7.0 cancelled\r\n")
 		})
 		hostileRun(t, func() {
-			c, err := Dial(clientCtx(t), addr, hostileShort)
-			require.NoError(t, err)
-			defer c.Close()
+			c := hostileDial(t, addr)
 			require.Error(t, c.Auth(clientCtx(t), clientLoginFor("user", "secret")))
 		})
 	})
@@ -487,9 +463,7 @@ func TestHostileReplies(t *testing.T) {
 				assert.NotContains(t, string(rest), "DATA", "no body after a broken reply to MAIL")
 			})
 			hostileRun(t, func() {
-				c, err := Dial(clientCtx(t), addr, hostileShort)
-				require.NoError(t, err)
-				defer c.Close()
+				c := hostileDial(t, addr)
 				res, err := c.Send(clientCtx(t), hostileEnv, strings.NewReader("hi"))
 				require.Error(t, err, "a broken reply to MAIL is never a success")
 				if res != nil {
@@ -510,11 +484,9 @@ func TestHostileReplies(t *testing.T) {
 			s.rest()
 		})
 		hostileRun(t, func() {
-			c, err := Dial(clientCtx(t), addr, hostileShort)
-			require.NoError(t, err)
-			defer c.Close()
+			c := hostileDial(t, addr)
 			time.Sleep(20 * time.Millisecond)
-			_, err = c.Send(clientCtx(t), hostileEnv, strings.NewReader("hi"))
+			_, err := c.Send(clientCtx(t), hostileEnv, strings.NewReader("hi"))
 			var pe *textproto.ProtocolError
 			require.ErrorAs(t, err, &pe, "a verdict before the body is an injection, not a success")
 		})
@@ -553,9 +525,7 @@ func TestHostileTransaction(t *testing.T) {
 			assert.NotContains(t, s.rest(), "secret body")
 		})
 		hostileRun(t, func() {
-			c, err := Dial(clientCtx(t), addr, hostileShort)
-			require.NoError(t, err)
-			defer c.Close()
+			c := hostileDial(t, addr)
 			res, err := c.Send(clientCtx(t), hostileEnv, strings.NewReader("secret body\r\n"))
 			var se *Error
 			require.ErrorAs(t, err, &se)
@@ -595,9 +565,7 @@ func TestHostileTransaction(t *testing.T) {
 			s.rest()
 		})
 		hostileRun(t, func() {
-			c, err := Dial(clientCtx(t), addr, hostileShort)
-			require.NoError(t, err)
-			defer c.Close()
+			c := hostileDial(t, addr)
 			res, err := c.Send(clientCtx(t), hostileEnv, strings.NewReader("hi\r\n"))
 			require.Error(t, err, "no recipient was accepted: not a success")
 			assert.Zero(t, res.Accepted())
@@ -618,9 +586,7 @@ func TestHostileTransaction(t *testing.T) {
 			assert.NotContains(t, s.rest(), "secret body")
 		})
 		hostileRun(t, func() {
-			c, err := Dial(clientCtx(t), addr, hostileShort)
-			require.NoError(t, err)
-			defer c.Close()
+			c := hostileDial(t, addr)
 			res, err := c.Send(clientCtx(t), hostileEnv, strings.NewReader("secret body\r\n"))
 			var se *Error
 			require.ErrorAs(t, err, &se)
@@ -956,4 +922,15 @@ func TestHostileLMTPDroppedBetweenVerdicts(t *testing.T) {
 			})
 		})
 	}
+}
+
+// hostileDial connects to a fake server with hostileShort's timeouts,
+// requiring the greeting to go through, and closes the client at the
+// end of the test.
+func hostileDial(t *testing.T, addr string) *Client {
+	t.Helper()
+	c, err := Dial(clientCtx(t), addr, hostileShort)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
 }
